@@ -1,0 +1,3 @@
+from qdqtool.cli.main import main
+
+main()

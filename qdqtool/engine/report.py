@@ -1,0 +1,104 @@
+"""EngineReport: the one description of a built (or predicted) engine that every backend produces.
+
+TensorRT JSON, a real Polygraphy build, ONNX Runtime's optimized graph + profile and the CPU predictor all
+produce an ``EngineReport``, so ``diff``, ``check`` and ``report`` never branch on the backend.
+
+    >>> layer = Layer(name="QuantizeLinear_15", type="Reformat", cls=LayerClass.QDQ)
+    >>> assert layer.is_leftover_qdq
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class LayerClass(str, Enum):
+    """What a layer is, for the question "did the Q/DQ fuse?"."""
+
+    COMPUTE = "compute"  # convolutions, GEMM, pointwise, pooling ...
+    QDQ = "qdq"  # an unfused quantize/dequantize left standing
+    REFORMAT = "reformat"  # layout/precision conversion inserted by the builder
+    NOOP = "noop"
+    CONSTANT = "constant"
+    OTHER = "other"
+
+
+@dataclass
+class TensorInfo:
+    """One input or output of a layer."""
+
+    name: str
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None  # normalised: "int8", "uint8", "fp16", "fp32", "bf16", "fp8", "int4", "int32", ...
+    format: str | None = None  # the backend's own format string, kept verbatim
+
+
+@dataclass
+class Layer:
+    """One kernel (or fused group of ONNX nodes) of an engine."""
+
+    name: str
+    type: str  # the backend's layer type: LayerType for TensorRT, op_type for ONNX Runtime
+    cls: LayerClass = LayerClass.OTHER
+    origin: str | None = None  # TensorRT "Origin" ("QDQ", "REFORMAT") when present
+    inputs: list[TensorInfo] = field(default_factory=list)
+    outputs: list[TensorInfo] = field(default_factory=list)
+    tactic: str | None = None
+    onnx_nodes: tuple[str, ...] = ()  # the ONNX nodes this layer implements
+    weights: tuple[str, ...] = ()  # weight/constant tokens carried by the layer (stable across exports)
+    avg_ms: float | None = None  # measured average time per inference
+    median_ms: float | None = None
+    share: float | None = None  # percent of the summed layer time
+    cost: float | None = None  # predicted cost (bytes moved) when the backend cannot measure
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def is_leftover_qdq(self) -> bool:
+        return self.cls is LayerClass.QDQ
+
+    @property
+    def precision(self) -> str | None:
+        """Output precision (the first output's dtype), as TREx reports it."""
+        return self.outputs[0].dtype if self.outputs else None
+
+
+@dataclass
+class Latency:
+    """End-to-end latency over repeated runs, in milliseconds."""
+
+    runs_ms: list[float]
+
+    @property
+    def median(self) -> float:
+        import statistics
+
+        return statistics.median(self.runs_ms)
+
+    def percentile(self, q: float) -> float:
+        import numpy as np
+
+        return float(np.percentile(self.runs_ms, q))
+
+
+@dataclass
+class EngineReport:
+    """Layers plus what is known about how they were obtained.
+
+    ``measured`` is False for the predictor: its ``cost`` values are estimates and never presented as times.
+    """
+
+    backend: str  # "tensorrt", "onnxruntime", "trt-sim"
+    source: str  # where it came from (file or folder), for messages
+    layers: list[Layer] = field(default_factory=list)
+    latency: Latency | None = None  # end-to-end, when a timing file or a real run gave it
+    measured: bool = True
+    detailed: bool = True  # False when TensorRT wrote names only (ProfilingVerbosity.LAYER_NAMES_ONLY)
+    notes: list[str] = field(default_factory=list)
+
+    def of_class(self, cls: LayerClass) -> list[Layer]:
+        return [layer for layer in self.layers if layer.cls is cls]
+
+    @property
+    def leftover_qdq(self) -> list[Layer]:
+        return self.of_class(LayerClass.QDQ)

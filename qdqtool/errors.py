@@ -1,0 +1,32 @@
+"""Error types.
+
+User-facing problems raise a ``QdqToolError`` subclass: the CLI prints its message on one line and exits 2
+(or 1 for ``CheckFailed``). A bug raises ``InternalError``, which sits outside that hierarchy on purpose so
+that it keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class QdqToolError(Exception):
+    """A problem the user can fix: bad input, bad usage, a missing optional dependency."""
+
+    exit_code = 2
+
+
+class BadInputError(QdqToolError):
+    """An input file or argument that qdqtool cannot use (not ONNX, truncated, wrong JSON kind...)."""
+
+
+class MissingDependencyError(QdqToolError):
+    """An optional runtime (TensorRT) is not installed; the message names the extra and the CPU route."""
+
+
+class CheckFailed(QdqToolError):
+    """A check ran and failed (numeric threshold, CI gate): exit 1."""
+
+    exit_code = 1
+
+
+class InternalError(Exception):
+    """A bug in qdqtool. Not a QdqToolError, so it is never swallowed into a one-line message."""

@@ -1,0 +1,99 @@
+"""Load and save ONNX models, with or without external data, never touching the input.
+
+Saving keeps the input's layout: a model whose weights lived in an external-data file is written with its
+weights in ``<output>.data``; a model too big for one protobuf (2 GB) always is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from qdqtool.errors import BadInputError
+from qdqtool.io.atomic import atomic_dir, publish
+
+_PROTOBUF_LIMIT = 2**31 - 1
+
+
+@dataclass
+class LoadedModel:
+    """A ModelProto and where it came from."""
+
+    model: onnx.ModelProto
+    path: Path
+    external_data: bool  # some initializer was stored outside the .onnx file
+
+    @property
+    def graph(self) -> onnx.GraphProto:
+        return self.model.graph
+
+
+def _uses_external_data(model: onnx.ModelProto) -> bool:
+    return any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer
+    )
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read an ONNX file (external data included) or raise BadInputError with a one-line reason.
+
+    Args:
+        path (str | PathLike): The ``.onnx`` file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a folder, expected an .onnx file")
+    if path.stat().st_size == 0:
+        raise BadInputError(f"{path}: empty file, expected an ONNX model")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as err:
+        raise BadInputError(f"{path}: not a readable ONNX model (truncated or another format?): {err}") from None
+    if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
+        raise BadInputError(f"{path}: not an ONNX model (no graph or opset); is this the right file?")
+    external = _uses_external_data(model)
+    if external:
+        try:
+            onnx.load_external_data_for_model(model, str(path.parent))
+        except (FileNotFoundError, OSError, ValueError) as err:
+            raise BadInputError(f"{path}: its external data could not be read: {err}") from None
+    return LoadedModel(model=model, path=path, external_data=external)
+
+
+def save_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False) -> list[Path]:
+    """Write ``model`` to ``path`` atomically; returns the files written.
+
+    Args:
+        model (onnx.ModelProto): The model. Not modified.
+        path (str | PathLike): The target ``.onnx`` file.
+        external_data (bool): Store initializers in ``<name>.data`` beside it. Forced on above 2 GB.
+            Defaults to False.
+    """
+    path = Path(path)
+    if not external_data and model.ByteSize() > _PROTOBUF_LIMIT:
+        external_data = True
+    written = [path]
+    with atomic_dir(path.parent) as tmp:
+        tmp_model = tmp / path.name
+        if external_data:
+            data_name = path.name + ".data"
+            copy = onnx.ModelProto()
+            copy.CopyFrom(model)
+            onnx.save_model(
+                copy, str(tmp_model), save_as_external_data=True, all_tensors_to_one_file=True,
+                location=data_name, size_threshold=1024,
+            )
+            # the data file first: the model must never point at data that is not there yet
+            if (tmp / data_name).exists():
+                publish(tmp / data_name, path.parent / data_name)
+                written.append(path.parent / data_name)
+        else:
+            onnx.save_model(model, str(tmp_model))
+        publish(tmp_model, path)
+    return written
