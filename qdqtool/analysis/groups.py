@@ -1,0 +1,338 @@
+"""Scale groups: the activation quantizers a backend needs to carry one scale and zero point.
+
+Tensors are joined into *quantization domains* by the rules of the target (``rules/<target>.toml``): a
+Concat joins its inputs and output, a MaxPool its input and output, a quantizer the tensor it reads and the
+tensors its DQs produce. Every activation quantizer reading or producing a tensor of one domain belongs to
+that domain's group. A domain becomes a reported group when it holds two or more quantizers and at least one
+rule of the target explains why they meet.
+
+    >>> analysis = find_scale_groups(model, load_rules("tensorrt"))
+    >>> assert all(len(g.quantizers) >= 2 for g in analysis.groups)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import onnx
+
+from qdqtool.analysis.rules import RuleSet
+from qdqtool.analysis.union_find import UnionFind
+from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.qdq import Quantizer, find_quantizers, is_dq
+
+
+class GroupStatus(str, Enum):
+    CONSISTENT = "consistent"  # all members already carry equal parameters
+    MISMATCHED = "mismatched"  # parameters differ and can be unified
+    REFUSED = "refused"  # parameters differ but cannot (or should not) be unified; left unchanged
+
+
+@dataclass
+class ScaleGroup:
+    """Activation quantizers that must share one scale and zero point.
+
+        >>> assert group.ratio >= 1.0 and group.rule in group.rules
+    """
+
+    id: str
+    rules: tuple[str, ...]  # rule ids that explain the group, in rules-file order
+    quantizers: list[Quantizer]
+    tensors: list[str]
+    ops: list[str]  # the nodes whose rules joined the tensors
+    output_ids: frozenset[int]  # quantizers reading the group's output (for --policy output)
+    status: GroupStatus = GroupStatus.CONSISTENT
+    reasons: list[str] = field(default_factory=list)  # why refused
+    why: str = ""
+
+    @property
+    def rule(self) -> str:
+        return self.rules[0]
+
+    @property
+    def nodes(self) -> list[str]:
+        """Names of all member Q and DQ nodes."""
+        return [n.name for q in self.quantizers for n in q.nodes]
+
+    @property
+    def scales(self) -> list[float]:
+        return [float(n.params.scale.reshape(-1)[0]) for q in self.quantizers for n in q.nodes if n.params]
+
+    @property
+    def scale_min(self) -> float:
+        return min(self.scales)
+
+    @property
+    def scale_max(self) -> float:
+        return max(self.scales)
+
+    @property
+    def ratio(self) -> float:
+        return self.scale_max / self.scale_min if self.scale_min > 0 else float("inf")
+
+    @property
+    def dtypes(self) -> list[str]:
+        return sorted({n.params.dtype for q in self.quantizers for n in q.nodes if n.params})
+
+    @property
+    def zero_points(self) -> list[int]:
+        return sorted({int(z) for q in self.quantizers for n in q.nodes if n.params for z in n.params.zero_point.ravel()})
+
+    @property
+    def is_shared(self) -> bool:
+        """Every member node already reads the same scale and zero-point tensors."""
+        return len({(n.scale_name, n.zero_point_name) for q in self.quantizers for n in q.nodes}) == 1
+
+
+@dataclass
+class Finding:
+    """A placement problem: something no scale edit can fix (reported; fixed by ``merge --fix``)."""
+
+    kind: str  # "residual-add-unquantized-skip", "residual-add-partially-quantized"
+    node: str  # the node concerned (the Add)
+    tensor: str  # the unquantized tensor
+    message: str
+    quantized_by: list[str] = field(default_factory=list)  # Q nodes already quantizing `tensor` for other readers
+
+
+@dataclass
+class Analysis:
+    """What ``analyze`` found on a model for one target."""
+
+    target: str
+    groups: list[ScaleGroup]
+    findings: list[Finding]
+    notes: list[str]
+    quantizers: list[Quantizer]
+    index: GraphIndex
+
+    @property
+    def has_qdq(self) -> bool:
+        return bool(self.quantizers)
+
+    @property
+    def activation_quantizers(self) -> list[Quantizer]:
+        return [q for q in self.quantizers if not q.is_weight]
+
+    def by_status(self, status: GroupStatus) -> list[ScaleGroup]:
+        return [g for g in self.groups if g.status is status]
+
+    @property
+    def blocking(self) -> list[ScaleGroup]:
+        """Groups whose scales disagree (mismatched or refused)."""
+        return [g for g in self.groups if g.status is not GroupStatus.CONSISTENT]
+
+
+def find_scale_groups(
+    model: onnx.ModelProto | GraphIndex, rules: RuleSet, max_scale_ratio: float | None = None
+) -> Analysis:
+    """Find the scale groups of ``model`` under ``rules``.
+
+    Args:
+        model (onnx.ModelProto | GraphIndex): The model, or an index already built over it.
+        rules (RuleSet): The target's rules (``load_rules("tensorrt")``).
+        max_scale_ratio (float): Refuse groups whose max/min scale exceeds this. Defaults to the target's value.
+    """
+    index = model if isinstance(model, GraphIndex) else GraphIndex(model)
+    ratio_limit = rules.max_scale_ratio if max_scale_ratio is None else max_scale_ratio
+    quantizers = find_quantizers(index)
+    notes = _notes(quantizers)
+    active = [
+        q for q in quantizers
+        if not q.is_weight and q.params is not None and q.params.supported
+    ]
+
+    # 1. look-through ops: a tensor and the tensor after a float-only op are one place
+    through = UnionFind()
+    for node in index.nodes:
+        if rules.look_through.applies_to(node, index) and node.input and node.output:
+            through.union(node.input[0], node.output[0])
+    readers: dict[str, list[Quantizer]] = defaultdict(list)
+    producers: dict[str, list[Quantizer]] = defaultdict(list)
+    for q in active:
+        if q.input is not None:
+            readers[through.find(q.input)].append(q)
+        for out in q.outputs:
+            producers[through.find(out)].append(q)
+
+    # 2. domains: look-through places, joined by quantizers and by the op rules
+    domains = UnionFind()
+    for node in index.nodes:
+        if rules.look_through.applies_to(node, index) and node.input and node.output:
+            domains.union(node.input[0], node.output[0])
+    for q in active:
+        for out in q.outputs:
+            if q.input is not None:
+                domains.union(q.input, out)
+    hits: list[tuple[str, onnx.NodeProto, list[str], list[str]]] = []  # (rule id, node, joined, outputs)
+    findings: list[Finding] = []
+    for rule in rules.op_rules:
+        for node in index.nodes:
+            if not rule.applies_to(node, index):
+                continue
+            inputs = rule.selected_inputs(node, index)
+            if rule.require == "all-inputs-quantized":
+                if len(inputs) < 2 or not all(_from_dq(index, rules, t) for t in inputs):
+                    continue  # partial quantization is a placement question, see _placement
+            tensors = inputs + rule.selected_outputs(node)
+            if not tensors:
+                continue
+            for t in tensors[1:]:
+                domains.union(tensors[0], t)
+            hits.append((rule.id, node, tensors, rule.selected_outputs(node)))
+    findings.extend(_placement(index, rules, readers, through))
+
+    # 3. collect the quantizers of each domain and keep the domains a rule explains
+    members: dict[object, dict[int, Quantizer]] = defaultdict(dict)
+    domain_tensors: dict[object, set[str]] = defaultdict(set)
+    for q in active:
+        root = domains.find(q.input if q.input is not None else q.outputs[0])
+        members[root][q.id] = q
+        domain_tensors[root].update([q.input] if q.input else [])
+        domain_tensors[root].update(q.outputs)
+    explained: dict[object, set[str]] = defaultdict(set)
+    joined_ops: dict[object, list[str]] = defaultdict(list)
+    output_ids: dict[object, set[int]] = defaultdict(set)
+    for rule_id, node, tensors, outputs in hits:
+        root = domains.find(tensors[0])
+        if root not in members:
+            continue
+        explained[root].add(rule_id)
+        joined_ops[root].append(node.name or node.output[0])
+        domain_tensors[root].update(tensors)
+        for out in outputs:
+            output_ids[root].update(q.id for q in readers.get(through.find(out), ()))
+    fan_out = rules.tensor_rule("several-q-readers")
+    requant = rules.tensor_rule("dq-then-q")
+    for place, qs in readers.items():
+        root = domains.find(place)
+        if fan_out and len(qs) >= 2:
+            explained[root].add(fan_out.id)
+            if not joined_ops[root]:
+                output_ids[root].update(q.id for q in qs)
+        if requant and producers.get(place):
+            explained[root].add(requant.id)
+            output_ids[root].update(q.id for q in qs)
+
+    order = {r.id: i for i, r in enumerate(rules.rules)}
+    why = {r.id: r.why for r in rules.rules}
+    groups: list[ScaleGroup] = []
+    for root, qmap in members.items():
+        if len(qmap) < 2 or not explained[root]:
+            continue
+        qs = sorted(qmap.values(), key=lambda q: q.nodes[0].index)
+        rule_ids = tuple(sorted(explained[root], key=order.get))
+        group = ScaleGroup(
+            id="",
+            rules=rule_ids,
+            quantizers=qs,
+            tensors=sorted(domain_tensors[root] - {""}),
+            ops=joined_ops[root],
+            output_ids=frozenset(output_ids[root] & set(qmap)),
+            why=why[rule_ids[0]],
+        )
+        _judge(group, rules, ratio_limit)
+        groups.append(group)
+    groups.sort(key=lambda g: g.quantizers[0].nodes[0].index)
+    for i, group in enumerate(groups, 1):
+        group.id = f"G{i}"
+    return Analysis(target=rules.name, groups=groups, findings=findings, notes=notes, quantizers=quantizers,
+                    index=index)
+
+
+def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
+    """Set the group's status: consistent, mismatched (fixable) or refused (with reasons)."""
+    nodes = [n for q in group.quantizers for n in q.nodes]
+    ref = nodes[0].params
+    if all(n.params.same_as(ref) for n in nodes):
+        group.status = GroupStatus.CONSISTENT
+        return
+    reasons = []
+    per_channel = [q.name for q in group.quantizers if not q.params.per_tensor]
+    if per_channel:
+        reasons.append(f"per-channel activation quantization ({', '.join(per_channel)}) cannot share one scale")
+    if len(group.dtypes) > 1:
+        reasons.append(f"members have different types ({', '.join(group.dtypes)})")
+    zps = group.zero_points
+    if rules.symmetric and len(zps) > 1 and any(zps):
+        reasons.append(f"zero points differ ({', '.join(map(str, zps))}); {rules.name} needs symmetric quantization")
+    fixed = [q.name for q in group.quantizers if q.fixed_source]
+    if fixed:
+        reasons.append(f"{', '.join(fixed)} dequantize integer data from outside the graph; their scale is fixed")
+    if group.ratio > ratio_limit:
+        small = [n.name for n in nodes if n.params and float(n.params.scale.reshape(-1)[0]) == group.scale_min]
+        levels = max(1, int(np.floor(255 / group.ratio)))
+        reasons.append(
+            f"scale ratio {group.ratio:.4g} exceeds the limit {ratio_limit:g}: one scale would leave "
+            f"{small[0]} about {levels} of 256 levels (raise --max-scale-ratio to force)"
+        )
+    group.status = GroupStatus.REFUSED if reasons else GroupStatus.MISMATCHED
+    group.reasons = reasons
+
+
+def _from_dq(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
+    """The tensor is the output of a DQ, possibly through look-through ops."""
+    node = index.producer_node(tensor)
+    while node is not None and rules.look_through.applies_to(node, index):
+        node = index.producer_node(node.input[0])
+    return node is not None and is_dq(node)
+
+
+def _from_int8_op(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
+    """The tensor is the float output of a weighted op (Conv, Gemm...) whose data input is quantized."""
+    node = index.producer_node(tensor)
+    while node is not None and rules.look_through.applies_to(node, index):
+        node = index.producer_node(node.input[0])
+    return (
+        node is not None and node.op_type in rules.weighted_ops and bool(node.input)
+        and _from_dq(index, rules, node.input[0])
+    )
+
+
+def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -> list[Finding]:
+    """Residual Adds where quantization stops at one input (reported, fixed by ``merge --fix residual-add``)."""
+    ops = rules.placement.get("residual_add_ops", [])
+    findings = []
+    for node in index.nodes:
+        if node.op_type not in ops or len(node.input) != 2 or any(index.is_constant(t) for t in node.input):
+            continue
+        kinds = [
+            "dq" if _from_dq(index, rules, t) else "int8-op" if _from_int8_op(index, rules, t) else "float"
+            for t in node.input
+        ]
+        name = node.name or node.output[0]
+        if kinds.count("float") == 2 or kinds.count("dq") == 2 or sorted(kinds) == ["dq", "int8-op"]:
+            continue
+        if "dq" in kinds:  # one input dequantized, the other float: the Add runs in float
+            skip = node.input[kinds.index("float")]
+            kind = "residual-add-partially-quantized"
+            message = f"{name}: input {skip} is not quantized while the other input is; the Add runs in float"
+        else:  # convolution output + an unquantized skip (the second input when both come from convolutions)
+            skip = node.input[1] if kinds == ["int8-op", "int8-op"] else node.input[kinds.index("float")]
+            kind = "residual-add-unquantized-skip"
+            message = f"{name}: skip input {skip} is not quantized; " + " ".join(
+                str(rules.placement.get("why_unquantized_skip", "")).split()
+            )
+        quantized_by = [q.q.name for q in readers.get(through.find(skip), ()) if q.q is not None]
+        findings.append(Finding(kind=kind, node=name, tensor=skip, message=message, quantized_by=quantized_by))
+    return findings
+
+
+def _notes(quantizers: list[Quantizer]) -> list[str]:
+    notes = []
+    unsupported = defaultdict(list)
+    for q in quantizers:
+        p = q.params
+        if p is None:
+            unsupported["scale computed at run time"].append(q.name)
+        elif p.block_size:
+            unsupported[f"blocked {p.dtype} (block_size {p.block_size})"].append(q.name)
+        elif not p.supported:
+            unsupported[p.dtype].append(q.name)
+    for kind, names in unsupported.items():
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        notes.append(f"{len(names)} Q/DQ of type {kind} left alone ({shown})")
+    return notes

@@ -1,0 +1,240 @@
+"""Backend rule files (``rules/<target>.toml``): which tensors a backend needs quantized alike.
+
+The rules are data: an op or a whole rule is added in the TOML file, not here. This module only reads and
+validates the file and answers "does this rule apply to this node?".
+
+    >>> rules = load_rules("tensorrt")
+    >>> assert rules.rule("concat").applies_to(concat_node, index)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from qdqtool.errors import BadInputError
+from qdqtool.ir.index import GraphIndex
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_TARGET = "tensorrt"
+TENSOR_RULE_KINDS = ("several-q-readers", "dq-then-q")
+_REQUIRES = ("", "all-inputs-quantized")
+
+
+@dataclass
+class Condition:
+    """Attribute and constant-input conditions for one op type."""
+
+    attrs: dict[str, object] = field(default_factory=dict)
+    const_inputs: dict[int, float] = field(default_factory=dict)
+
+    def holds(self, node: onnx.NodeProto, index: GraphIndex) -> bool:
+        for name, accepted in self.attrs.items():
+            value = _attribute_or_default(node, name, index.opset)
+            options = accepted if isinstance(accepted, list) else [accepted]
+            if not any(_same(value, option) for option in options):
+                return False
+        for i, expected in self.const_inputs.items():
+            if len(node.input) <= i or not node.input[i]:
+                continue  # absent input: ONNX's default (zero padding value) applies
+            value = index.const_array(node.input[i])
+            if value is None or not np.all(value == expected):
+                return False
+        return True
+
+
+@dataclass
+class Rule:
+    """One [[rule]] of a rules file."""
+
+    id: str
+    why: str
+    ops: tuple[str, ...] = ()
+    inputs: str | tuple[int, ...] = "all"
+    outputs: str | tuple[int, ...] = "all"
+    require: str = ""
+    tensor: str = ""  # for tensor rules (ops = [])
+    when: dict[str, Condition] = field(default_factory=dict)
+
+    def applies_to(self, node: onnx.NodeProto, index: GraphIndex) -> bool:
+        if node.op_type not in self.ops or node.domain not in ("", "ai.onnx"):
+            return False
+        condition = self.when.get(node.op_type)
+        return condition is None or condition.holds(node, index)
+
+    def selected_inputs(self, node: onnx.NodeProto, index: GraphIndex) -> list[str]:
+        names = list(node.input) if self.inputs == "all" else [node.input[i] for i in self.inputs if i < len(node.input)]
+        return [n for n in names if n and not index.is_constant(n)]
+
+    def selected_outputs(self, node: onnx.NodeProto) -> list[str]:
+        names = list(node.output) if self.outputs == "all" else [node.output[i] for i in self.outputs if i < len(node.output)]
+        return [n for n in names if n]
+
+
+@dataclass
+class RuleSet:
+    """A parsed rules file."""
+
+    name: str
+    description: str
+    path: Path
+    symmetric: bool
+    max_scale_ratio: float
+    weighted_ops: tuple[str, ...]
+    look_through: Rule
+    rules: list[Rule]
+    placement: dict[str, object]
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    @property
+    def op_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.ops]
+
+    def tensor_rule(self, kind: str) -> Rule | None:
+        return next((r for r in self.rules if r.tensor == kind), None)
+
+
+def available_targets() -> list[str]:
+    """Names of the rules files shipped with qdqtool."""
+    return sorted(p.name[: -len(".toml")] for p in _rules_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def load_rules(target: str | None = None) -> RuleSet:
+    """Load a shipped target by name (``tensorrt``, ``onnxruntime-cpu``) or a rules file by path.
+
+    Args:
+        target (str): Target name or path to a ``.toml`` file. Defaults to ``tensorrt``.
+    """
+    target = target or DEFAULT_TARGET
+    path = Path(target)
+    if not (target.endswith(".toml") or path.exists()):
+        path = _rules_dir() / f"{target}.toml"
+        if not path.exists():
+            raise BadInputError(
+                f"unknown target {target!r}: choose one of {', '.join(available_targets())} or give a rules .toml file"
+            )
+    if not path.exists():
+        raise BadInputError(f"{path}: no such rules file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise BadInputError(f"{path}: not a valid TOML rules file: {err}") from None
+    return _parse(data, path)
+
+
+def _rules_dir() -> Path:
+    # qdqtool/rules is a link to the repository's top-level rules/ (installed as a plain folder)
+    return Path(__file__).parent.parent / "rules"
+
+
+def _parse(data: dict, path: Path) -> RuleSet:
+    def fail(msg: str) -> BadInputError:
+        return BadInputError(f"{path}: {msg}")
+
+    target = data.get("target")
+    if not isinstance(target, dict) or "name" not in target:
+        raise fail("missing [target] table with a `name`")
+    rules = []
+    for i, raw in enumerate(data.get("rule", [])):
+        rules.append(_parse_rule(raw, f"rule #{i + 1}", fail))
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise fail(f"duplicate rule ids in {ids}")
+    look = data.get("look_through", {})
+    look_through = _parse_rule(
+        {"id": "look-through", "ops": look.get("ops", []), "inputs": [0], "outputs": [0],
+         "when": look.get("when", {}), "why": "float-only op between a DQ and a Q"},
+        "[look_through]", fail,
+    )
+    try:
+        ratio = float(target.get("max_scale_ratio", 16.0))
+    except (TypeError, ValueError):
+        raise fail("target.max_scale_ratio must be a number") from None
+    return RuleSet(
+        name=str(target["name"]),
+        description=str(target.get("description", "")),
+        path=path,
+        symmetric=bool(target.get("symmetric", False)),
+        max_scale_ratio=ratio,
+        weighted_ops=tuple(target.get("weighted_ops", ["Conv", "ConvTranspose", "Gemm", "MatMul"])),
+        look_through=look_through,
+        rules=rules,
+        placement=dict(data.get("placement", {})),
+    )
+
+
+def _parse_rule(raw: dict, where: str, fail) -> Rule:
+    if not isinstance(raw, dict) or "id" not in raw:
+        raise fail(f"{where}: every rule needs an `id`")
+    rid = str(raw["id"])
+    ops = raw.get("ops", [])
+    if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
+        raise fail(f"rule {rid!r}: `ops` must be a list of op type names")
+    tensor = str(raw.get("tensor", ""))
+    if not ops and tensor not in TENSOR_RULE_KINDS and where != "[look_through]":
+        raise fail(f"rule {rid!r}: give `ops`, or `tensor` = one of {', '.join(TENSOR_RULE_KINDS)}")
+    require = str(raw.get("require", ""))
+    if require not in _REQUIRES:
+        raise fail(f"rule {rid!r}: `require` must be one of {', '.join(r for r in _REQUIRES if r)}")
+    when = {}
+    for op, conds in raw.get("when", {}).items():
+        if not isinstance(conds, dict):
+            raise fail(f"rule {rid!r}: `when.{op}` must be a table")
+        cond = Condition()
+        for key, value in conds.items():
+            if key.startswith("input") and key[5:].isdigit():
+                cond.const_inputs[int(key[5:])] = float(value)
+            else:
+                cond.attrs[key] = value
+        when[op] = cond
+    return Rule(
+        id=rid, why=" ".join(str(raw.get("why", "")).split()), ops=tuple(ops),
+        inputs=_selection(raw.get("inputs", "all"), rid, "inputs", fail),
+        outputs=_selection(raw.get("outputs", "all"), rid, "outputs", fail),
+        require=require, tensor=tensor, when=when,
+    )
+
+
+def _selection(value, rid: str, key: str, fail) -> str | tuple[int, ...]:
+    if value == "all":
+        return "all"
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        return tuple(value)
+    raise fail(f"rule {rid!r}: `{key}` must be \"all\" or a list of indices")
+
+
+def _attribute_or_default(node: onnx.NodeProto, name: str, opset: int):
+    for a in node.attribute:
+        if a.name == name:
+            value = onnx.helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    try:  # ONNX's own default for the attribute, at the model's opset
+        schema = onnx.defs.get_schema(node.op_type, opset or onnx.defs.onnx_opset_version())
+        default = schema.attributes[name].default_value
+        if default.type == onnx.AttributeProto.UNDEFINED:
+            return None
+        value = onnx.helper.get_attribute_value(default)
+        return value.decode() if isinstance(value, bytes) else value
+    except (KeyError, onnx.defs.SchemaError):
+        return None
+
+
+def _same(value, option) -> bool:
+    if isinstance(option, str) and isinstance(value, int):  # dtype names for Cast `to`
+        return onnx.TensorProto.DataType.Name(value) == option if value in onnx.TensorProto.DataType.values() else False
+    if isinstance(option, (int, float)) and isinstance(value, (int, float)):
+        return float(value) == float(option)
+    return value == option

@@ -1,0 +1,56 @@
+"""merge_scales: unify every fixable scale group of a model, then drop Q nodes that became duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import onnx
+
+from qdqtool.analysis.groups import Analysis, find_scale_groups
+from qdqtool.analysis.rules import RuleSet
+from qdqtool.surgery.dedupe import dedupe_quantizers
+from qdqtool.surgery.unify import GroupAction, unify_groups
+
+
+@dataclass
+class MergeResult:
+    """What merge did. ``analysis`` describes the model *before* the edits."""
+
+    model: onnx.ModelProto
+    analysis: Analysis
+    actions: list[GroupAction]
+    deduplicated: list[str] = field(default_factory=list)  # names of removed duplicate Q nodes
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.deduplicated) or any(a.action in ("unified", "shared") for a in self.actions)
+
+    @property
+    def unified(self) -> list[GroupAction]:
+        return [a for a in self.actions if a.action == "unified"]
+
+    @property
+    def refused(self) -> list[GroupAction]:
+        return [a for a in self.actions if a.action == "refused"]
+
+
+def merge_scales(
+    model: onnx.ModelProto,
+    rules: RuleSet,
+    policy: str = "max",
+    dedupe: bool = True,
+    max_scale_ratio: float | None = None,
+) -> MergeResult:
+    """Unify the scale groups of ``model`` for ``rules``' target. Edits ``model`` in place.
+
+    Args:
+        model (onnx.ModelProto): The model (its file is never touched; pass a copy to keep the original).
+        rules (RuleSet): The target's rules.
+        policy (str): ``"max"`` or ``"output"``. Defaults to ``"max"``.
+        dedupe (bool): Merge Q nodes that became exact duplicates. Defaults to True.
+        max_scale_ratio (float): Refuse groups above this max/min scale ratio. Defaults to the target's value.
+    """
+    analysis = find_scale_groups(model, rules, max_scale_ratio)
+    actions = unify_groups(analysis, policy)
+    deduplicated = dedupe_quantizers(model) if dedupe else []
+    return MergeResult(model=model, analysis=analysis, actions=actions, deduplicated=deduplicated)

@@ -1,0 +1,80 @@
+"""Inputs for the numeric check: seeded random data shaped like the model's inputs, or the user's .npz."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from qdqtool.errors import BadInputError
+
+
+def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """Parse ``name:1x3x640x640`` options into a dict (``name:`` may be omitted for a single input)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for spec in specs:
+        name, _, dims = spec.rpartition(":")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            raise BadInputError(f"--input-shape {spec!r}: expected NAME:1x3x640x640") from None
+        if any(d <= 0 for d in shape):
+            raise BadInputError(f"--input-shape {spec!r}: dimensions must be positive")
+        shapes[name] = shape
+    return shapes
+
+
+def model_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    initializers = {t.name for t in model.graph.initializer}
+    return [v for v in model.graph.input if v.name not in initializers]
+
+
+def random_inputs(
+    model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]] | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Seeded standard-normal data for every graph input; dynamic dimensions from ``shapes``, else 1."""
+    shapes = dict(shapes or {})
+    inputs = model_inputs(model)
+    if "" in shapes and len(inputs) == 1:
+        shapes[inputs[0].name] = shapes.pop("")
+    unknown = set(shapes) - {v.name for v in inputs}
+    if unknown:
+        raise BadInputError(
+            f"--input-shape names unknown input(s) {sorted(unknown)}; the model's inputs are {[v.name for v in inputs]}"
+        )
+    rng = np.random.default_rng(seed)
+    data = {}
+    for value in inputs:
+        tensor_type = value.type.tensor_type
+        if value.name in shapes:
+            shape = shapes[value.name]
+        else:
+            shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in tensor_type.shape.dim)
+        np_type = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        if np.issubdtype(np_type, np.floating):
+            data[value.name] = rng.standard_normal(shape).astype(np_type)
+        elif np_type == np.bool_:
+            data[value.name] = np.zeros(shape, dtype=np.bool_)
+        else:
+            data[value.name] = rng.integers(0, 2, size=shape).astype(np_type)
+    return data
+
+
+def load_npz(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Read user inputs from an .npz whose keys are the model's input names."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError) as err:
+        raise BadInputError(f"{path}: not a readable .npz file: {err}") from None
+    names = [v.name for v in model_inputs(model)]
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise BadInputError(f"{path}: has no array for input(s) {missing} (it holds {sorted(data)})")
+    return {n: data[n] for n in names}

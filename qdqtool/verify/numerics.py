@@ -1,0 +1,177 @@
+"""Run the original and the edited model in ONNX Runtime (CPU) and compare every output.
+
+A global cosine over a detector output is dominated by its largest values (box coordinates in pixels) and can
+stay at 0.999 while the class scores beside them were rounded to nothing. So each output is also compared per
+channel group along its feature axis: the slices of the Concat that produced it when there is one (box rows
+and class rows separately), else each channel of axis 1. The gate uses the worst slice.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.verify.metrics import Similarity, similarity
+
+_MAX_CHANNEL_GROUPS = 4096
+
+
+@dataclass
+class OutputCheck:
+    """Metrics of one model output: over the whole tensor and per channel group."""
+
+    name: str
+    shape: tuple[int, ...]
+    overall: Similarity
+    axis: int | None
+    slices: list[Similarity] = field(default_factory=list)
+
+    @property
+    def worst(self) -> Similarity:
+        return min([self.overall, *self.slices], key=lambda s: (s.cosine, s.snr_db))
+
+
+@dataclass
+class NumericCheck:
+    """The comparison of two models on the same inputs. True when every slice meets ``min_cosine``."""
+
+    outputs: list[OutputCheck]
+    min_cosine: float
+    inputs: str  # where the inputs came from, for the report
+
+    @property
+    def worst(self) -> tuple[OutputCheck, Similarity] | None:
+        pairs = [(o, o.worst) for o in self.outputs]
+        return min(pairs, key=lambda p: (p[1].cosine, p[1].snr_db)) if pairs else None
+
+    @property
+    def worst_cosine(self) -> float:
+        worst = self.worst
+        return worst[1].cosine if worst else 1.0
+
+    def __bool__(self) -> bool:
+        return self.worst_cosine >= self.min_cosine
+
+
+def _session(model: onnx.ModelProto | str | os.PathLike, tmp: Path, label: str):
+    import onnxruntime as ort  # imported here: analysis and merge --no-verify never pay for it
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if isinstance(model, onnx.ModelProto):
+        if model.ByteSize() < 2**31 - 1:
+            source: object = model.SerializeToString()
+        else:  # protobuf cannot hold it: go through a file with external data
+            source = str(tmp / f"{label}.onnx")
+            onnx.save_model(model, source, save_as_external_data=True, location=f"{label}.onnx.data")
+    else:
+        source = str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def compare_models(
+    original: onnx.ModelProto | str | os.PathLike,
+    edited: onnx.ModelProto | str | os.PathLike,
+    inputs: dict[str, np.ndarray],
+    min_cosine: float = 0.99,
+    inputs_label: str = "seeded random",
+    reference_model: onnx.ModelProto | None = None,
+) -> NumericCheck:
+    """Run both models on ``inputs`` and compare their outputs.
+
+    Args:
+        original: The input model (path or ModelProto).
+        edited: The edited model (path or ModelProto).
+        inputs (dict): Input arrays by name.
+        min_cosine (float): The worst slice must reach this cosine. Defaults to 0.99.
+        inputs_label (str): Describes the inputs in the report. Defaults to "seeded random".
+        reference_model (onnx.ModelProto): The original as a ModelProto, to find each output's Concat slices.
+            Defaults to None (per-channel slices along axis 1).
+    """
+    with tempfile.TemporaryDirectory(prefix="qdqtool-verify-") as tmp:
+        try:
+            reference = _session(original, Path(tmp), "original")
+        except Exception as err:  # noqa: BLE001 - ORT raises many types; all mean "cannot run this model"
+            raise BadInputError(
+                f"ONNX Runtime cannot run the input model ({str(err).splitlines()[0]}); skip the check with --no-verify"
+            ) from None
+        try:
+            candidate = _session(edited, Path(tmp), "edited")
+        except Exception as err:  # noqa: BLE001
+            raise CheckFailed(f"ONNX Runtime cannot run the edited model: {str(err).splitlines()[0]}") from None
+        try:
+            ref_out = reference.run(None, inputs)
+        except Exception as err:  # noqa: BLE001
+            raise BadInputError(
+                f"ONNX Runtime failed on the input model with these inputs ({str(err).splitlines()[0]}); "
+                "give shapes with --input-shape or data with --inputs"
+            ) from None
+        cand_out = candidate.run(None, inputs)
+    names = [o.name for o in reference.get_outputs()]
+    splits = _concat_splits(reference_model, names) if reference_model is not None else {}
+    checks = []
+    for name, ref, cand in zip(names, ref_out, cand_out):
+        ref, cand = np.asarray(ref), np.asarray(cand)
+        if not np.issubdtype(ref.dtype, np.number) or ref.shape != cand.shape:
+            continue
+        axis, bounds = _slices_for(ref, splits.get(name))
+        slices = []
+        if axis is not None:
+            for label, start, stop in bounds:
+                index = [slice(None)] * ref.ndim
+                index[axis] = slice(start, stop)
+                slices.append(similarity(ref[tuple(index)], cand[tuple(index)], label))
+        checks.append(OutputCheck(name, tuple(ref.shape), similarity(ref, cand), axis, slices))
+    return NumericCheck(outputs=checks, min_cosine=min_cosine, inputs=inputs_label)
+
+
+def _slices_for(ref: np.ndarray, split: tuple[int, list[int]] | None):
+    """(axis, [(label, start, stop)]) for one output."""
+    if split is not None:
+        axis, sizes = split
+        axis = axis % ref.ndim
+        if sum(sizes) == ref.shape[axis]:
+            bounds, start = [], 0
+            for size in sizes:
+                bounds.append((f"axis {axis} [{start}:{start + size}]", start, start + size))
+                start += size
+            return axis, bounds
+    if ref.ndim >= 2 and 1 < ref.shape[1] <= _MAX_CHANNEL_GROUPS:
+        return 1, [(f"channel {c}", c, c + 1) for c in range(ref.shape[1])]
+    return None, []
+
+
+def _concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, tuple[int, list[int]]]:
+    """For outputs produced by a Concat: the concat axis and the size of each input along it."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    wanted = {o: producers[o] for o in outputs if o in producers and producers[o].op_type == "Concat"}
+    if not wanted:
+        return {}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - shape inference is a best effort here
+        return {}
+    shapes = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    for t in inferred.graph.initializer:
+        shapes[t.name] = list(t.dims)
+    splits = {}
+    for out, node in wanted.items():
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        sizes = []
+        for name in node.input:
+            dims = shapes.get(name)
+            if not dims or dims[axis] is None:
+                break
+            sizes.append(dims[axis])
+        else:
+            splits[out] = (axis, sizes)
+    return splits
