@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     except QdqToolError as err:
         if debug:
             traceback.print_exc()
-        click.echo(f"qdqtool: error: {err}", err=True)
+        label = "error" if err.exit_code == 2 else "failed"
+        click.echo(f"qdqtool: {label}: {err}", err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

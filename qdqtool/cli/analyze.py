@@ -1,0 +1,44 @@
+"""qdqtool analyze: list the Q/DQ scale groups that block fusion on a backend, and why (read-only)."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from qdqtool.analysis.groups import find_scale_groups
+from qdqtool.analysis.rules import load_rules
+from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
+from qdqtool.io.onnx_io import load_model
+from qdqtool.report.groups_json import analysis_dict
+from qdqtool.report.groups_table import print_analysis, summary_line
+
+
+@click.command("analyze")
+@click.argument("model", type=click.Path(path_type=Path))
+@target_option
+@max_scale_ratio_option
+@json_option
+def command(model: Path, target: str | None, max_scale_ratio: float | None, as_json: bool) -> None:
+    """List the scale groups of MODEL that a backend needs to share one scale, and whether they do.
+
+    A scale group is a set of activation Q/DQ nodes meeting at a Concat, across an op that Q/DQ move across
+    (MaxPool, Resize, Reshape...), on one tensor read by several Qs, or at a quantized residual Add. Groups are
+    consistent, mismatched (`qdqtool merge` unifies them) or refused (with the reason). Residual Adds whose skip
+    input is not quantized are listed as placement findings. Nothing is written.
+
+    --json prints the document described in qdqtool.report.groups_json (schema_version 1).
+    Exit codes: 0 analysed (also when there is nothing to do), 2 bad input.
+    """
+    rules = load_rules(target)
+    loaded = load_model(model)
+    analysis = find_scale_groups(loaded.model, rules, max_scale_ratio)
+    if as_json:
+        click.echo(json.dumps(analysis_dict(analysis, str(model), "analyze", version("qdqtool")), indent=2))
+        return
+    console = Console()
+    print_analysis(console, analysis)
+    console.print(summary_line(analysis))

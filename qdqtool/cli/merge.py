@@ -1,0 +1,122 @@
+"""qdqtool merge: unify the scales of each mismatched group, write a new model, check it with ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
+from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict
+from qdqtool.report.groups_table import print_analysis, print_check, summary_line
+from qdqtool.surgery.policy import POLICIES
+from qdqtool.verify.checked_merge import MergeRequest, checked_merge
+from qdqtool.verify.inputs import parse_input_shapes
+
+EXAMPLE = "yolov6_qat.onnx"
+
+
+def _example_model() -> Path:
+    """The example QAT model shipped in the package, copied to a temporary folder (the package stays untouched)."""
+    source = resources.files("qdqtool.examples") / EXAMPLE
+    tmp = Path(tempfile.mkdtemp(prefix="qdqtool-example-"))
+    with resources.as_file(source) as path:
+        shutil.copyfile(path, tmp / EXAMPLE)
+    return tmp / EXAMPLE
+
+
+@click.command("merge")
+@click.argument("model", type=click.Path(path_type=Path), required=False)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output model. Default: MODEL.merged.onnx beside the input (./yolov6_qat.merged.onnx for --example).")
+@click.option("--example", is_flag=True, help="Run on the example YOLOv6-style QAT model shipped with qdqtool.")
+@target_option
+@click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
+              help="max: union of the members' ranges (no clipping); output: the Q reading the group's output.")
+@max_scale_ratio_option
+@click.option("--dedupe/--no-dedupe", default=True, show_default=True,
+              help="Merge Q nodes that became exact duplicates on one tensor.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+@click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime numeric check.")
+@click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
+              help="Fail (exit 1, nothing written) when the worst output slice falls below this cosine.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
+              help="Shape for a dynamic input of the numeric check (repeatable). Unset dynamic dims are 1.")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None,
+              help="An .npz of real inputs (keys = input names) for the numeric check.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random check inputs.")
+@json_option
+def command(model: Path | None, output: Path | None, example: bool, target: str | None, policy: str,
+            max_scale_ratio: float | None, dedupe: bool, dry_run: bool, no_verify: bool, min_cosine: float,
+            input_shapes: tuple[str, ...], inputs: Path | None, seed: int, as_json: bool) -> None:
+    """Unify the scales of every mismatched scale group of MODEL and write a new model.
+
+    Every member of a consistent group ends up reading one shared scale/zero-point initializer; groups that
+    cannot share parameters are refused and left unchanged. The original and the merged model then run in
+    ONNX Runtime on the same inputs, and each output is compared overall and per channel group (the worst
+    slice decides). The input file is never modified; the output is written atomically, and only when the
+    check passes.
+
+    --json prints the analyze document plus `actions`, `deduplicated`, `numeric_check` and `output`.
+    Exit codes: 0 done (or nothing to do), 1 the numeric check failed, 2 bad input or usage.
+    """
+    if example == (model is not None):
+        raise BadInputError("give a MODEL or --example (one of them)")
+    if example:
+        model = _example_model()
+        output = output or Path.cwd() / "yolov6_qat.merged.onnx"
+    request = MergeRequest(
+        model=model, output=output, target=target, policy=policy, dedupe=dedupe, max_scale_ratio=max_scale_ratio,
+        dry_run=dry_run, verify=not no_verify, min_cosine=min_cosine, input_shapes=parse_input_shapes(input_shapes),
+        inputs=inputs, seed=seed,
+    )
+    outcome = checked_merge(request)
+    result = outcome.result
+    if as_json:
+        doc = analysis_dict(result.analysis, "example:" + EXAMPLE if example else str(model), "merge",
+                            version("qdqtool"))
+        doc.update(
+            actions=[action_dict(a) for a in result.actions],
+            deduplicated=result.deduplicated,
+            numeric_check=check_dict(outcome.check),
+            output=str(outcome.written[0]) if outcome.written else None,
+            dry_run=dry_run,
+        )
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        console = Console()
+        print_analysis(console, result.analysis, result.actions)
+        if result.deduplicated:
+            console.print(f"deduplicated {len(result.deduplicated)} Q node(s): {', '.join(result.deduplicated[:6])}"
+                          + (" ..." if len(result.deduplicated) > 6 else ""))
+        if outcome.check is not None:
+            print_check(console, outcome.check)
+        console.print(summary_line(result.analysis))
+        console.print(_status_line(outcome, dry_run))
+    if not outcome:
+        raise CheckFailed(
+            f"numeric check failed: worst cosine {outcome.check.worst_cosine:.6f} < {min_cosine}; nothing written "
+            "(lower --max-scale-ratio to refuse wide groups, or --no-verify to write it anyway)"
+        )
+
+
+def _status_line(outcome, dry_run: bool) -> str:
+    result = outcome.result
+    if not result.analysis.has_qdq:
+        return "PASSED | nothing to do"
+    changed = f"{len(result.unified)} group(s) unified, {len(result.refused)} refused"
+    if dry_run:
+        return f"DRY RUN | {changed}; nothing written"
+    check = outcome.check
+    checked = "" if check is None else f" | worst cosine {check.worst_cosine:.6f}"
+    if not outcome:
+        return f"FAILED | {changed}{checked}"
+    where = f" | wrote {outcome.written[0]}" if outcome.written else ""
+    return f"PASSED | {changed}{checked}{where}"

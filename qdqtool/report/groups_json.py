@@ -1,0 +1,107 @@
+"""The JSON documents of ``analyze`` and ``merge`` (schema_version 1).
+
+Top level: ``schema_version``, ``tool``, ``command``, ``model``, ``target``, ``summary`` (counts), ``groups``
+(id, rules, status, why, reasons, scale_min/scale_max/ratio, dtypes, zero_points, tensors, ops, members with
+node/op/scale/zero_point/dtype), ``findings`` (placement problems), ``notes``; ``merge`` adds ``actions``
+(per group: action, new_scale, new_zero_point, how), ``deduplicated``, ``numeric_check`` and ``output``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
+from qdqtool.surgery.unify import GroupAction
+from qdqtool.verify.numerics import NumericCheck
+
+SCHEMA_VERSION = 1
+
+
+def _num(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def group_dict(group: ScaleGroup) -> dict:
+    return {
+        "id": group.id,
+        "rules": list(group.rules),
+        "status": group.status.value,
+        "why": group.why,
+        "reasons": group.reasons,
+        "scale_min": group.scale_min,
+        "scale_max": group.scale_max,
+        "ratio": _num(group.ratio),
+        "dtypes": group.dtypes,
+        "zero_points": group.zero_points,
+        "tensors": group.tensors,
+        "ops": group.ops,
+        "members": [
+            {
+                "node": n.name,
+                "op": "Q" if n.is_q else "DQ",
+                "scale": float(n.params.scale.reshape(-1)[0]),
+                "zero_point": int(n.params.zero_point.reshape(-1)[0]),
+                "dtype": n.params.dtype,
+                "per_channel": not n.params.per_tensor,
+            }
+            for q in group.quantizers
+            for n in q.nodes
+        ],
+    }
+
+
+def analysis_dict(analysis: Analysis, model: str, command: str, version: str) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": f"qdqtool {version}",
+        "command": command,
+        "model": model,
+        "target": analysis.target,
+        "summary": {
+            "qdq_nodes": sum(len(q.nodes) for q in analysis.quantizers),
+            "activation_quantizers": len(analysis.activation_quantizers),
+            "groups": len(analysis.groups),
+            **{s.value: len(analysis.by_status(s)) for s in GroupStatus},
+            "placement_findings": len(analysis.findings),
+        },
+        "groups": [group_dict(g) for g in analysis.groups],
+        "findings": [
+            {"kind": f.kind, "node": f.node, "tensor": f.tensor, "message": f.message, "quantized_by": f.quantized_by}
+            for f in analysis.findings
+        ],
+        "notes": analysis.notes,
+    }
+
+
+def action_dict(action: GroupAction) -> dict:
+    return {
+        "group": action.group,
+        "action": action.action,
+        "rule": action.rule,
+        "members": action.members,
+        "old_scales": action.old_scales,
+        "new_scale": action.new_scale,
+        "new_zero_point": action.new_zero_point,
+        "how": action.how,
+        "reasons": action.reasons,
+    }
+
+
+def check_dict(check: NumericCheck | None) -> dict | None:
+    if check is None:
+        return None
+
+    def sim(s):
+        return {"slice": s.label, "cosine": s.cosine, "snr_db": _num(s.snr_db), "max_abs": s.max_abs}
+
+    return {
+        "passed": bool(check),
+        "min_cosine": check.min_cosine,
+        "worst_cosine": check.worst_cosine,
+        "inputs": check.inputs,
+        "outputs": [
+            {"name": o.name, "shape": list(o.shape), "axis": o.axis, "overall": sim(o.overall), "worst": sim(o.worst),
+             "slices": len(o.slices)}
+            for o in check.outputs
+        ],
+    }

@@ -1,0 +1,94 @@
+"""Rich tables for ``analyze`` and ``merge``: one row per scale group, then placement findings and notes."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
+from qdqtool.surgery.unify import GroupAction
+from qdqtool.verify.numerics import NumericCheck
+
+_STATUS_STYLE = {GroupStatus.CONSISTENT: "green", GroupStatus.MISMATCHED: "yellow", GroupStatus.REFUSED: "red"}
+
+
+def _members(group: ScaleGroup, shown: int = 3) -> str:
+    names = [q.name for q in group.quantizers]
+    text = ", ".join(names[:shown])
+    return text + (f" +{len(names) - shown}" if len(names) > shown else "")
+
+
+def _action_text(group: ScaleGroup, action: GroupAction | None) -> Text:
+    if action is None:
+        style = _STATUS_STYLE[group.status]
+        label = group.status.value
+        if group.status is GroupStatus.REFUSED:
+            label += ": " + "; ".join(group.reasons)
+        return Text(label, style=style)
+    if action.action == "unified":
+        return Text(f"unified -> {action.new_scale:.6g}" + (f" zp {action.new_zero_point}" if action.new_zero_point
+                                                              else ""), style="yellow")
+    if action.action == "refused":
+        return Text("refused: " + "; ".join(action.reasons), style="red")
+    if action.action == "shared":
+        return Text("already equal; now one initializer", style="green")
+    return Text("already consistent", style="green")
+
+
+def groups_table(analysis: Analysis, actions: list[GroupAction] | None = None) -> Table:
+    by_group = {a.group: a for a in actions or []}
+    table = Table(title=f"Scale groups for {analysis.target}", title_justify="left", expand=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("rule")
+    table.add_column("Q/DQ members")
+    table.add_column("scales (min .. max)", no_wrap=True)
+    table.add_column("ratio", justify="right")
+    table.add_column("action" if actions is not None else "status")
+    for g in analysis.groups:
+        table.add_row(
+            g.id,
+            "+".join(g.rules),
+            f"{len(g.quantizers)}: {_members(g)}",
+            f"{g.scale_min:.4g} .. {g.scale_max:.4g}" + (f" {'/'.join(g.dtypes)}" if g.dtypes != ["int8"] else ""),
+            f"{g.ratio:.3g}",
+            _action_text(g, by_group.get(g.id) if actions is not None else None),
+        )
+    return table
+
+
+def print_analysis(console: Console, analysis: Analysis, actions: list[GroupAction] | None = None) -> None:
+    if analysis.groups:
+        console.print(groups_table(analysis, actions))
+    for f in analysis.findings:
+        hint = f" (already quantized for {', '.join(f.quantized_by)})" if f.quantized_by else ""
+        console.print(Text(f"placement: {f.message}{hint}", style="magenta"))
+    for note in analysis.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def summary_line(analysis: Analysis) -> str:
+    if not analysis.has_qdq:
+        return "nothing to do: the model has no QuantizeLinear/DequantizeLinear nodes"
+    counts = {s: len(analysis.by_status(s)) for s in GroupStatus}
+    parts = [
+        f"{len(analysis.groups)} scale group(s) for {analysis.target}: {counts[GroupStatus.CONSISTENT]} consistent, "
+        f"{counts[GroupStatus.MISMATCHED]} mismatched, {counts[GroupStatus.REFUSED]} refused"
+    ]
+    if analysis.findings:
+        parts.append(f"{len(analysis.findings)} placement finding(s)")
+    return "; ".join(parts)
+
+
+def print_check(console: Console, check: NumericCheck) -> None:
+    table = Table(title=f"Numeric check (ONNX Runtime CPU, {check.inputs})", title_justify="left")
+    for column in ("output", "cosine", "SNR dB", "max |err|", "worst slice", "its cosine"):
+        table.add_column(column, justify="left" if column in ("output", "worst slice") else "right")
+    for o in check.outputs:
+        worst = o.worst
+        style = "red" if worst.cosine < check.min_cosine else ""
+        table.add_row(
+            o.name, f"{o.overall.cosine:.6f}", f"{o.overall.snr_db:.1f}", f"{o.overall.max_abs:.4g}",
+            worst.label, Text(f"{worst.cosine:.6f}", style=style),
+        )
+    console.print(table)
