@@ -95,6 +95,10 @@ class EngineReport:
     measured: bool = True
     detailed: bool = True  # False when TensorRT wrote names only (ProfilingVerbosity.LAYER_NAMES_ONLY)
     notes: list[str] = field(default_factory=list)
+    bindings: list[str] = field(default_factory=list)  # the engine's input/output tensors (TensorRT "Bindings")
+    opt_profile: int | None = None  # the optimization profile the layers belong to
+    opt_profiles: int = 1  # how many optimization profiles the engine has
+    profile_runs: int | None = None  # how many inferences the per-layer times were averaged over
 
     def of_class(self, cls: LayerClass) -> list[Layer]:
         return [layer for layer in self.layers if layer.cls is cls]
@@ -102,3 +106,8 @@ class EngineReport:
     @property
     def leftover_qdq(self) -> list[Layer]:
         return self.of_class(LayerClass.QDQ)
+
+    @property
+    def has_layer_times(self) -> bool:
+        """True when per-layer times were measured (a profile was read)."""
+        return self.measured and any(layer.avg_ms is not None for layer in self.layers)

@@ -1,0 +1,392 @@
+"""Diff two engines layer by layer: which Q/DQ fused, which fusions and precisions changed, what it cost.
+
+Layers are paired by the first key that matches, in this order:
+
+1. ``onnx_nodes`` - the same set of ONNX nodes. Two exports of one network often number their nodes differently
+   (``Add_36`` in one, ``Add_42`` in the other), so this key is dropped when the numbering is seen to differ: a
+   node set that stands for layers with different weights, or one weight whose layer has other node names.
+2. ``weights`` - the same weight/constant names (``layer1.0.conv2.weight`` is stable across exports).
+3. ``name`` - the same layer name (with differing numbering, only when type and shapes agree too).
+4. ``signature`` - the same layer type, ONNX op types and tensor shapes (in order of appearance).
+
+A pair is never made between layers whose weights differ. Each pair records the key that matched it.
+
+    >>> from qdqtool.engine.report import EngineReport, Layer
+    >>> a = EngineReport("tensorrt", "a", [Layer("w + Conv_1", "Conv", onnx_nodes=("Conv_1",), weights=("w",))])
+    >>> b = EngineReport("tensorrt", "b", [Layer("w + Conv_5", "Conv", onnx_nodes=("Conv_5",), weights=("w",))])
+    >>> assert diff_engines(a, b).pairs[0].key == "weights"
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from qdqtool.engine.onnx_names import op_type_of
+from qdqtool.engine.report import EngineReport, Layer, LayerClass
+from qdqtool.engine.summary import EngineSummary, summarize
+
+MATCH_KEYS = ("onnx_nodes", "weights", "name", "signature")
+DEFAULT_TIME_TOLERANCE = 0.02  # relative time changes within +-2 % count as unchanged
+
+
+@dataclass
+class LayerPair:
+    """A layer of ``before`` and its counterpart in ``after``; one side is None when it has none."""
+
+    before: Layer | None
+    after: Layer | None
+    key: str | None = None  # the MATCH_KEYS entry that paired them; None when unpaired
+    absorbed: tuple[str, ...] = ()  # ONNX nodes the after layer implements and the before layer did not
+    released: tuple[str, ...] = ()  # ONNX nodes the before layer implemented and the after layer does not
+
+    @property
+    def status(self) -> str:
+        if self.before is None:
+            return "added"
+        return "removed" if self.after is None else "paired"
+
+    @property
+    def before_ms(self) -> float | None:
+        return self.before.avg_ms if self.before else None
+
+    @property
+    def after_ms(self) -> float | None:
+        return self.after.avg_ms if self.after else None
+
+    @property
+    def delta_ms(self) -> float | None:
+        """after - before; a missing side counts as 0 ms. None when neither side was timed."""
+        if self.before_ms is None and self.after_ms is None:
+            return None
+        return (self.after_ms or 0.0) - (self.before_ms or 0.0)
+
+    @property
+    def precision_changed(self) -> bool:
+        if self.before is None or self.after is None:
+            return False
+        b, a = self.before.precision, self.after.precision
+        return b is not None and a is not None and b != a
+
+
+@dataclass
+class QdqChange:
+    """An unfused Q/DQ (or reformat) layer present on one side only."""
+
+    layer: Layer
+    fused_into: str | None = None  # the other engine's layer that implements its ONNX node, when known
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return self.layer.onnx_nodes
+
+
+@dataclass
+class EngineDiff:
+    """The result of :func:`diff_engines`. True unless the after engine is worse (see ``verdict``)."""
+
+    before: EngineReport
+    after: EngineReport
+    before_summary: EngineSummary
+    after_summary: EngineSummary
+    pairs: list[LayerPair]
+    renumbered: bool  # ONNX node numbering differs between the two engines
+    time_tolerance: float = DEFAULT_TIME_TOLERANCE
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def paired(self) -> list[LayerPair]:
+        return [p for p in self.pairs if p.status == "paired"]
+
+    @property
+    def removed(self) -> list[Layer]:
+        return [p.before for p in self.pairs if p.status == "removed"]
+
+    @property
+    def added(self) -> list[Layer]:
+        return [p.after for p in self.pairs if p.status == "added"]
+
+    @property
+    def key_counts(self) -> dict[str, int]:
+        counts = Counter(p.key for p in self.paired)
+        return {key: counts.get(key, 0) for key in MATCH_KEYS}
+
+    def _gone(self, cls: LayerClass, side: str) -> list[QdqChange]:
+        """Layers of ``cls`` on ``side`` whose counterpart is missing or of another class."""
+        other = "after" if side == "before" else "before"
+        changes = []
+        for pair in self.pairs:
+            layer, partner = getattr(pair, side), getattr(pair, other)
+            if layer is not None and layer.cls is cls and (partner is None or partner.cls is not cls):
+                changes.append(QdqChange(layer, self._fused_into(layer, other)))
+        return changes
+
+    def _fused_into(self, layer: Layer, side: str) -> str | None:
+        if self.renumbered or not layer.onnx_nodes:
+            return None
+        report = self.after if side == "after" else self.before
+        for candidate in report.layers:
+            if candidate.cls is not layer.cls and set(layer.onnx_nodes) <= set(candidate.onnx_nodes):
+                return candidate.name
+        return None
+
+    @property
+    def qdq_removed(self) -> list[QdqChange]:
+        """Unfused Q/DQ layers of ``before`` that ``after`` no longer has."""
+        return self._gone(LayerClass.QDQ, "before")
+
+    @property
+    def qdq_added(self) -> list[QdqChange]:
+        """Unfused Q/DQ layers that appeared in ``after``."""
+        return self._gone(LayerClass.QDQ, "after")
+
+    @property
+    def reformat_removed(self) -> list[QdqChange]:
+        return self._gone(LayerClass.REFORMAT, "before")
+
+    @property
+    def reformat_added(self) -> list[QdqChange]:
+        return self._gone(LayerClass.REFORMAT, "after")
+
+    @property
+    def fusion_changes(self) -> list[LayerPair]:
+        """Paired layers that absorbed or released ONNX nodes."""
+        return [p for p in self.paired if p.absorbed or p.released]
+
+    @property
+    def precision_changes(self) -> list[LayerPair]:
+        """Paired layers whose output precision changed."""
+        return [p for p in self.paired if p.precision_changed]
+
+    @property
+    def timing_deltas(self) -> list[LayerPair]:
+        """Every pair (and unpaired layer) with a time on either side, largest absolute change first."""
+        timed = [p for p in self.pairs if p.delta_ms is not None]
+        return sorted(timed, key=lambda p: abs(p.delta_ms or 0.0), reverse=True)
+
+    def _changes(self) -> tuple[list[str], list[str]]:
+        """(improvements, regressions) as short phrases."""
+        better: list[str] = []
+        worse: list[str] = []
+        b, a = self.before_summary, self.after_summary
+        for label, cls in (("unfused Q/DQ layers", "qdq"), ("reformat layers", "reformat")):
+            nb, na = b.by_class[cls], a.by_class[cls]
+            if na != nb:
+                (better if na < nb else worse).append(f"{label} {nb} -> {na}")
+        timings = [("sum of layer times", b.layer_time_ms, a.layer_time_ms)]
+        if b.latency and a.latency:
+            timings.append(("median latency", b.latency.median_ms, a.latency.median_ms))
+        for label, tb, ta in timings:
+            if tb is None or ta is None or tb <= 0:
+                continue
+            rel = (ta - tb) / tb
+            phrase = f"{label} {tb:.3f} -> {ta:.3f} ms ({rel:+.1%})"
+            if rel < -self.time_tolerance:
+                better.append(phrase)
+            elif rel > self.time_tolerance:
+                worse.append(phrase)
+        return better, worse
+
+    @property
+    def verdict(self) -> str:
+        """``improved``, ``regressed``, ``mixed`` or ``unchanged`` (times within ``time_tolerance`` are unchanged)."""
+        better, worse = self._changes()
+        if better and worse:
+            return "mixed"
+        if worse:
+            return "regressed"
+        return "improved" if better else "unchanged"
+
+    @property
+    def verdict_line(self) -> str:
+        """``IMPROVED | unfused Q/DQ layers 10 -> 3 | ...``: the one line to read."""
+        better, worse = self._changes()
+        parts = better + worse
+        if not parts:
+            b, a = self.before_summary, self.after_summary
+            parts = [f"unfused Q/DQ layers {b.by_class['qdq']} -> {a.by_class['qdq']}"]
+        return " | ".join([self.verdict.upper(), *parts])
+
+    def __bool__(self) -> bool:
+        return self.verdict not in ("regressed", "mixed")
+
+
+# --- matching -----------------------------------------------------------------------------------------------------
+
+
+def _signature(layer: Layer) -> Hashable | None:
+    if not layer.type:
+        return None  # names-only: nothing but the name to compare
+    shapes = tuple(t.shape for t in layer.inputs), tuple(t.shape for t in layer.outputs)
+    if not any(shape is not None for side in shapes for shape in side):
+        return None
+    kind = layer.raw.get("ParameterType") or layer.type
+    ops = tuple(sorted({op_type_of(n) for n in layer.onnx_nodes}))
+    return (kind, ops, *shapes)
+
+
+def _key_function(key: str) -> Callable[[Layer], Hashable | None]:
+    return {
+        "onnx_nodes": lambda layer: frozenset(layer.onnx_nodes) or None,
+        "weights": lambda layer: frozenset(layer.weights) or None,
+        "name": lambda layer: layer.name,
+        "signature": _signature,
+    }[key]
+
+
+def _weights_agree(a: Layer, b: Layer) -> bool:
+    return not (a.weights and b.weights and set(a.weights) != set(b.weights))
+
+
+def _nodes_by_op(layer: Layer) -> dict[str, set[str]]:
+    by_op: dict[str, set[str]] = {}
+    for node in layer.onnx_nodes:
+        by_op.setdefault(op_type_of(node), set()).add(node)
+    return by_op
+
+
+def detect_renumbering(before: EngineReport, after: EngineReport) -> str | None:
+    """Evidence that the two engines number their ONNX nodes differently, or None when none is seen."""
+    after_by_nodes: dict[frozenset, list[Layer]] = {}
+    after_by_weights: dict[frozenset, list[Layer]] = {}
+    for layer in after.layers:
+        if layer.onnx_nodes:
+            after_by_nodes.setdefault(frozenset(layer.onnx_nodes), []).append(layer)
+        if layer.weights:
+            after_by_weights.setdefault(frozenset(layer.weights), []).append(layer)
+    for layer in before.layers:
+        for other in after_by_nodes.get(frozenset(layer.onnx_nodes), []) if layer.onnx_nodes else []:
+            if not _weights_agree(layer, other):
+                nodes = " + ".join(layer.onnx_nodes)
+                return f"'{nodes}' is {' + '.join(layer.weights)} before and {' + '.join(other.weights)} after"
+        same = after_by_weights.get(frozenset(layer.weights), []) if layer.weights else []
+        if len(same) == 1:
+            mine, theirs = _nodes_by_op(layer), _nodes_by_op(same[0])
+            for op in sorted(set(mine) & set(theirs)):
+                if mine[op] != theirs[op]:
+                    return (
+                        f"{' + '.join(layer.weights)} is {', '.join(sorted(mine[op]))} before and "
+                        f"{', '.join(sorted(theirs[op]))} after"
+                    )
+    return None
+
+
+def _match(before: list[Layer], after: list[Layer], renumbered: bool) -> dict[int, tuple[int, str]]:
+    """before index -> (after index, key)."""
+    matched: dict[int, tuple[int, str]] = {}
+    taken: set[int] = set()
+    for key in MATCH_KEYS:
+        if key == "onnx_nodes" and renumbered:
+            continue
+        value = _key_function(key)
+        candidates: dict[Hashable, list[int]] = {}
+        for j, layer in enumerate(after):
+            v = value(layer)
+            if j not in taken and v is not None:
+                candidates.setdefault(v, []).append(j)
+        for i, layer in enumerate(before):
+            v = value(layer)
+            if i in matched or v is None or v not in candidates:
+                continue
+            for j in candidates[v]:
+                if j in taken or not _weights_agree(layer, after[j]):
+                    continue
+                if key == "name" and renumbered and _signature(layer) != _signature(after[j]):
+                    continue
+                matched[i] = (j, key)
+                taken.add(j)
+                break
+    return matched
+
+
+def _ordered(node_list: tuple[str, ...], keep: set[str]) -> tuple[str, ...]:
+    return tuple(n for n in node_list if n in keep)
+
+
+def _fusion_delta(before: Layer, after: Layer, renumbered: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(absorbed, released) ONNX nodes; by op type when the numbering differs."""
+    if set(before.onnx_nodes) == set(after.onnx_nodes) or not before.onnx_nodes or not after.onnx_nodes:
+        return (), ()
+    if not renumbered:
+        return (
+            _ordered(after.onnx_nodes, set(after.onnx_nodes) - set(before.onnx_nodes)),
+            _ordered(before.onnx_nodes, set(before.onnx_nodes) - set(after.onnx_nodes)),
+        )
+    count_b = Counter(op_type_of(n) for n in before.onnx_nodes)
+    count_a = Counter(op_type_of(n) for n in after.onnx_nodes)
+    return _extra(after.onnx_nodes, count_a - count_b), _extra(before.onnx_nodes, count_b - count_a)
+
+
+def _extra(nodes: tuple[str, ...], surplus: Counter) -> tuple[str, ...]:
+    """The last ``surplus[op]`` nodes of each op type (fused-in nodes come after the layer's own)."""
+    picked: list[str] = []
+    for op, count in surplus.items():
+        picked.extend([n for n in nodes if op_type_of(n) == op][-count:])
+    return _ordered(nodes, set(picked))
+
+
+def diff_engines(
+    before: EngineReport | Callable[[], EngineReport],
+    after: EngineReport | Callable[[], EngineReport],
+    time_tolerance: float | None = None,
+) -> EngineDiff:
+    """Pair the layers of two engines and describe what changed.
+
+    Args:
+        before (EngineReport | callable): The reference engine (or a loader returning it).
+        after (EngineReport | callable): The engine to compare (or a loader returning it).
+        time_tolerance (float): Relative time change below which times count as unchanged for the verdict.
+            Defaults to None: 2 %.
+
+    Returns:
+        EngineDiff: pairs in engine order (removed layers at their ``before`` position, added ones after their
+        nearest paired predecessor), the key that matched each pair, and the verdict.
+    """
+    before = before() if callable(before) else before
+    after = after() if callable(after) else after
+    tolerance = DEFAULT_TIME_TOLERANCE if time_tolerance is None else time_tolerance
+    evidence = detect_renumbering(before, after)
+    matched = _match(before.layers, after.layers, renumbered=evidence is not None)
+    pairs: list[LayerPair] = []
+    after_to_pair: dict[int, int] = {}
+    for i, layer in enumerate(before.layers):
+        if i in matched:
+            j, key = matched[i]
+            absorbed, released = _fusion_delta(layer, after.layers[j], evidence is not None)
+            after_to_pair[j] = len(pairs)
+            pairs.append(LayerPair(layer, after.layers[j], key, absorbed, released))
+        else:
+            pairs.append(LayerPair(layer, None))
+    inserts: dict[int, list[LayerPair]] = {}
+    anchor = -1
+    for j, layer in enumerate(after.layers):
+        if j in after_to_pair:
+            anchor = after_to_pair[j]
+        else:
+            inserts.setdefault(anchor, []).append(LayerPair(None, layer))
+    ordered = list(inserts.get(-1, []))
+    for index, pair in enumerate(pairs):
+        ordered.append(pair)
+        ordered.extend(inserts.get(index, []))
+    notes = []
+    if evidence:
+        notes.append(
+            f"the two engines number their ONNX nodes differently ({evidence}): layers are paired by weight names, "
+            "layer names and signatures, and fusion changes are judged by op type"
+        )
+    for label, report in (("before", before), ("after", after)):
+        if not report.detailed:
+            notes.append(f"{label} has names-only layer information: precisions and shapes are not compared")
+        if not report.has_layer_times:
+            notes.append(f"{label} has no per-layer times: pass its profile JSON to compare times")
+    return EngineDiff(
+        before=before,
+        after=after,
+        before_summary=summarize(before),
+        after_summary=summarize(after),
+        pairs=ordered,
+        renumbered=evidence is not None,
+        time_tolerance=tolerance,
+        notes=notes,
+    )
