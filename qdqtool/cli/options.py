@@ -23,3 +23,22 @@ def max_scale_ratio_option(f):
 
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")(f)
+
+
+# --- engine reports (inspect, diff) ---------------------------------------------------------------------------------
+
+
+def markdown_option(f):
+    return click.option("--markdown", "as_markdown", is_flag=True,
+                        help="Print Markdown (e.g. for a pull-request comment) instead of tables.")(f)
+
+
+def report_file_option(f):
+    return click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+                         help="Write the report to this file (atomically) instead of printing it.")(f)
+
+
+def opt_profile_option(f):
+    return click.option("--opt-profile", type=click.IntRange(min=0), default=None, metavar="N",
+                        help="Optimization profile of a multi-profile engine (layers named '... [profile N]'). "
+                             "Default: the one the profile JSON timed, else 0.")(f)

@@ -1,0 +1,149 @@
+"""Rows of text for the engine reports, shared by the rich tables and the Markdown output.
+
+Plain strings only (no rich markup), so both renderers show the same numbers.
+"""
+
+from __future__ import annotations
+
+from qdqtool.engine.diff import EngineDiff, LayerPair, QdqChange
+from qdqtool.engine.report import EngineReport, Layer
+from qdqtool.engine.summary import EngineSummary
+
+LAYER_TIME_LABEL = "sum of layer times (profiled; not the engine latency)"
+
+
+def ms(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def change(before: str, after: str) -> str:
+    return before if before == after else f"{before} -> {after}"
+
+
+def signed_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"
+
+
+def counts(by: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in by.items() if value) or "-"
+
+
+def summary_rows(report: EngineReport, summary: EngineSummary) -> list[tuple[str, str]]:
+    """(label, value) lines describing one engine."""
+    rows = [
+        ("source", report.source),
+        ("layers", f"{summary.layers} ({counts(summary.by_class)})"),
+        ("unfused Q/DQ layers", str(summary.by_class["qdq"])),
+        ("reformat layers", str(summary.by_class["reformat"])),
+        ("layer types", counts(summary.by_type)),
+        ("output precision", counts(summary.by_precision)),
+    ]
+    if summary.conv_total:
+        share = pct(summary.conv_int8_share)
+        rows.append(("INT8 convolutions", f"{summary.conv_int8 if summary.conv_int8 is not None else '?'}"
+                     f" of {summary.conv_total} ({share})"))  # fmt: skip
+    if summary.layer_time_ms is not None:
+        runs = f", averaged over {report.profile_runs} runs" if report.profile_runs else ""
+        rows.append((LAYER_TIME_LABEL, f"{ms(summary.layer_time_ms)} ms{runs}"))
+        rows.append(
+            ("time in Q/DQ + reformat layers",
+             f"{ms(summary.qdq_reformat_ms)} ms ({pct(summary.qdq_reformat_share)} of the layer time)")
+        )  # fmt: skip
+    if summary.latency:
+        lat = summary.latency
+        tails = ", ".join(f"{k} {ms(v)}" for k, v in lat.percentiles_ms.items())
+        rows.append(("end-to-end latency", f"median {ms(lat.median_ms)} ms ({tails}; {lat.runs} runs)"))
+    if report.opt_profiles > 1:
+        rows.append(("optimization profile", f"{report.opt_profile} of {report.opt_profiles}"))
+    return rows
+
+
+def layer_row(index: int, layer: Layer) -> list[str]:
+    """#, name, type, class, precision in -> out, avg ms, share."""
+    inputs = ",".join(t.dtype or "?" for t in layer.inputs) or "-"
+    outputs = ",".join(t.dtype or "?" for t in layer.outputs) or "-"
+    return [
+        str(index),
+        layer.name,
+        layer.type or "?",
+        layer.cls.value,
+        f"{inputs} -> {outputs}" if layer.inputs or layer.outputs else "-",
+        ms(layer.avg_ms, 4),
+        pct(layer.share),
+    ]
+
+
+LAYER_HEADER = ["#", "layer", "type", "class", "precision in -> out", "avg ms", "share"]
+
+
+def qdq_change_table(items: list[QdqChange]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) for Q/DQ or reformat layers present on one side: layer, [ONNX nodes,] precision, avg ms,
+    [now fused into]; the bracketed columns only when they say more than the layer name."""
+    show_nodes = any(item.nodes and item.nodes != (item.layer.name,) for item in items)
+    show_fused = any(item.fused_into for item in items)
+    header = ["layer"] + (["ONNX nodes"] if show_nodes else []) + ["precision", "avg ms"]
+    header += ["now fused into"] if show_fused else []
+    body = []
+    for item in items:
+        layer = item.layer
+        inputs = ",".join(t.dtype or "?" for t in layer.inputs)
+        outputs = ",".join(t.dtype or "?" for t in layer.outputs)
+        row = [layer.name] + ([", ".join(item.nodes) or "-"] if show_nodes else [])
+        row += [f"{inputs} -> {outputs}" if inputs or outputs else "-", ms(layer.avg_ms, 4)]
+        row += [item.fused_into or "-"] if show_fused else []
+        body.append(row)
+    return header, body
+
+
+def pair_name(pair: LayerPair) -> str:
+    """The layer as it is now (the after name), or the side that exists."""
+    return (pair.after or pair.before).name
+
+
+def fusion_row(pair: LayerPair) -> list[str]:
+    return [pair_name(pair), pair.key or "-", ", ".join(pair.absorbed) or "-", ", ".join(pair.released) or "-"]
+
+
+FUSION_HEADER = ["layer (after)", "matched by", "absorbed", "released"]
+
+
+def precision_row(pair: LayerPair) -> list[str]:
+    return [pair_name(pair), pair.key or "-", f"{pair.before.precision} -> {pair.after.precision}"]
+
+
+PRECISION_HEADER = ["layer (after)", "matched by", "output precision"]
+
+
+def timing_row(pair: LayerPair) -> list[str]:
+    return [pair_name(pair), pair.status, ms(pair.before_ms, 4), ms(pair.after_ms, 4), signed_ms(pair.delta_ms)]
+
+
+TIMING_HEADER = ["layer (after, or the side that exists)", "status", "before ms", "after ms", "delta ms"]
+
+
+def totals_rows(diff: EngineDiff) -> list[list[str]]:
+    """[what, before, after] lines for the diff totals."""
+    b, a = diff.before_summary, diff.after_summary
+    rows = [
+        ["layers", str(b.layers), str(a.layers)],
+        ["unfused Q/DQ layers", str(b.by_class["qdq"]), str(a.by_class["qdq"])],
+        ["reformat layers", str(b.by_class["reformat"]), str(a.by_class["reformat"])],
+        ["INT8 convolutions", f"{b.conv_int8}/{b.conv_total}", f"{a.conv_int8}/{a.conv_total}"],
+        [LAYER_TIME_LABEL + ", ms", ms(b.layer_time_ms), ms(a.layer_time_ms)],
+        ["time in Q/DQ + reformat layers, ms", ms(b.qdq_reformat_ms), ms(a.qdq_reformat_ms)],
+    ]
+    if b.latency or a.latency:
+        rows.append(
+            ["end-to-end median latency, ms",
+             ms(b.latency.median_ms if b.latency else None), ms(a.latency.median_ms if a.latency else None)]
+        )  # fmt: skip
+    return rows
+
+
+def match_summary(diff: EngineDiff) -> str:
+    keys = ", ".join(f"{key} {n}" for key, n in diff.key_counts.items() if n) or "none"
+    return f"{len(diff.paired)} paired ({keys}), {len(diff.removed)} only before, {len(diff.added)} only after"

@@ -1,0 +1,93 @@
+"""Rich tables for ``qdqtool inspect`` and ``qdqtool diff`` (the default, human output)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from qdqtool.engine.diff import EngineDiff
+from qdqtool.engine.report import EngineReport, LayerClass
+from qdqtool.engine.summary import EngineSummary
+from qdqtool.report import engine_rows as rows
+
+_CLASS_STYLE = {LayerClass.QDQ.value: "bold red", LayerClass.REFORMAT.value: "yellow", LayerClass.NOOP.value: "dim",
+                LayerClass.CONSTANT.value: "dim"}  # fmt: skip
+_VERDICT_STYLE = {"improved": "bold green", "regressed": "bold red", "mixed": "bold yellow", "unchanged": "bold"}
+
+
+def _table(title: str, header: list[str], body: list[list[str]], styles: list[str | None] | None = None) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for i, row in enumerate(body):
+        table.add_row(*row, style=styles[i] if styles else None)
+    return table
+
+
+def _key_value(title: str, pairs: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in pairs:
+        table.add_row(key, value)
+    return table
+
+
+def _notes(notes: list[str]) -> list[Text]:
+    return [Text(f"note: {note}", style="italic") for note in notes]
+
+
+def inspect_renderable(report: EngineReport, summary: EngineSummary) -> RenderableType:
+    """Summary, then every layer (unfused Q/DQ in red, reformats in yellow)."""
+    body = [rows.layer_row(i, layer) for i, layer in enumerate(report.layers)]
+    styles = [_CLASS_STYLE.get(layer.cls.value) for layer in report.layers]
+    parts: list[RenderableType] = [
+        _table(f"Layers of {report.source}", rows.LAYER_HEADER, body, styles),
+        _key_value("Summary", rows.summary_rows(report, summary)),
+        *_notes(report.notes),
+    ]
+    return Group(*parts)
+
+
+def diff_renderable(diff: EngineDiff, top: int | None = None) -> RenderableType:
+    """Totals, Q/DQ and reformat changes, fusion and precision changes, largest timing deltas, verdict line last."""
+    top = 15 if top is None else top
+    parts: list[RenderableType] = [
+        _table("Totals", ["", "before", "after"], rows.totals_rows(diff)),
+        Text(f"Layers: {rows.match_summary(diff)}"),
+    ]
+    for side, report in (("before", diff.before), ("after", diff.after)):
+        names = ", ".join(layer.name for layer in report.leftover_qdq) or "none"
+        parts.append(Text(f"Unfused Q/DQ {side} ({len(report.leftover_qdq)}): {names}"))
+    sections = [
+        ("Q/DQ layers gone", diff.qdq_removed),
+        ("Q/DQ layers new", diff.qdq_added),
+        ("Reformat layers gone", diff.reformat_removed),
+        ("Reformat layers new", diff.reformat_added),
+    ]
+    for title, items in sections:
+        if items:
+            parts.append(_table(f"{title} ({len(items)})", *rows.qdq_change_table(items)))
+    if diff.fusion_changes:
+        body = [rows.fusion_row(p) for p in diff.fusion_changes]
+        parts.append(_table(f"Fusion changes ({len(body)})", rows.FUSION_HEADER, body))
+    if diff.precision_changes:
+        body = [rows.precision_row(p) for p in diff.precision_changes]
+        parts.append(_table(f"Precision changes ({len(body)})", rows.PRECISION_HEADER, body))
+    deltas = diff.timing_deltas
+    if deltas:
+        shown = deltas[:top] if top else deltas
+        title = f"Largest per-layer time changes ({len(shown)} of {len(deltas)})"
+        parts.append(_table(title, rows.TIMING_HEADER, [rows.timing_row(p) for p in shown]))
+    parts += _notes(diff.notes)
+    parts.append(Text(diff.verdict_line, style=_VERDICT_STYLE[diff.verdict]))
+    return Group(*parts)
+
+
+def render(renderable: RenderableType, width: int | None = None) -> str:
+    """Render to plain text (no colour codes) at ``width`` columns (defaults to 120)."""
+    console = Console(width=width or 120, record=True, force_terminal=False, color_system=None)
+    with console.capture() as capture:
+        console.print(renderable)
+    return capture.get()
