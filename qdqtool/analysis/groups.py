@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 
 import numpy as np
@@ -22,7 +23,7 @@ import onnx
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.analysis.union_find import UnionFind
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import Quantizer, find_quantizers, is_dq
+from qdqtool.ir.qdq import QRANGE, Quantizer, find_quantizers, input_dtype, is_dq, quantized_type
 
 
 class GroupStatus(str, Enum):
@@ -57,9 +58,9 @@ class ScaleGroup:
         """Names of all member Q and DQ nodes."""
         return [n.name for q in self.quantizers for n in q.nodes]
 
-    @property
+    @cached_property
     def scales(self) -> list[float]:
-        return [float(n.params.scale.reshape(-1)[0]) for q in self.quantizers for n in q.nodes if n.params]
+        return [n.scale_value for q in self.quantizers for n in q.nodes if n.params]
 
     @property
     def scale_min(self) -> float:
@@ -139,7 +140,7 @@ def find_scale_groups(
     index = model if isinstance(model, GraphIndex) else GraphIndex(model)
     ratio_limit = rules.max_scale_ratio if max_scale_ratio is None else max_scale_ratio
     quantizers = find_quantizers(index)
-    notes = _notes(quantizers)
+    notes = _notes(index, quantizers)
     active = [
         q for q in quantizers
         if not q.is_weight and q.params is not None and q.params.supported
@@ -147,9 +148,12 @@ def find_scale_groups(
 
     # 1. look-through ops: a tensor and the tensor after a float-only op are one place
     through = UnionFind()
-    for node in index.nodes:
-        if rules.look_through.applies_to(node, index) and node.input and node.output:
-            through.union(node.input[0], node.output[0])
+    look_through = [
+        index.nodes[i] for i in index.of_type(*rules.look_through.ops)
+        if rules.look_through.applies_to(index.nodes[i], index)
+    ]
+    for node in look_through:
+        through.union(node.input[0], node.output[0])
     readers: dict[str, list[Quantizer]] = defaultdict(list)
     producers: dict[str, list[Quantizer]] = defaultdict(list)
     for q in active:
@@ -160,9 +164,8 @@ def find_scale_groups(
 
     # 2. domains: look-through places, joined by quantizers and by the op rules
     domains = UnionFind()
-    for node in index.nodes:
-        if rules.look_through.applies_to(node, index) and node.input and node.output:
-            domains.union(node.input[0], node.output[0])
+    for node in look_through:
+        domains.union(node.input[0], node.output[0])
     for q in active:
         for out in q.outputs:
             if q.input is not None:
@@ -170,7 +173,7 @@ def find_scale_groups(
     hits: list[tuple[str, onnx.NodeProto, list[str], list[str]]] = []  # (rule id, node, joined, outputs)
     findings: list[Finding] = []
     for rule in rules.op_rules:
-        for node in index.nodes:
+        for node in (index.nodes[i] for i in index.of_type(*rule.ops)):
             if not rule.applies_to(node, index):
                 continue
             inputs = rule.selected_inputs(node, index)
@@ -263,7 +266,7 @@ def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     if fixed:
         reasons.append(f"{', '.join(fixed)} dequantize integer data from outside the graph; their scale is fixed")
     if group.ratio > ratio_limit:
-        small = [n.name for n in nodes if n.params and float(n.params.scale.reshape(-1)[0]) == group.scale_min]
+        small = [n.name for n in nodes if n.scale_value == group.scale_min]
         levels = max(1, int(np.floor(255 / group.ratio)))
         reasons.append(
             f"scale ratio {group.ratio:.4g} exceeds the limit {ratio_limit:g}: one scale would leave "
@@ -321,17 +324,25 @@ def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -
     return findings
 
 
-def _notes(quantizers: list[Quantizer]) -> list[str]:
-    notes = []
+def _notes(index: GraphIndex, quantizers: list[Quantizer]) -> list[str]:
+    """Notes on the Q/DQ qdqtool leaves alone (fp8, int4, blocked, computed scales)."""
     unsupported = defaultdict(list)
     for q in quantizers:
-        p = q.params
-        if p is None:
+        first = q.nodes[0]
+        if q.is_weight:  # weights are never grouped: only their type matters here, read cheaply
+            dtype, block_size = quantized_type(index, first.node, input_dtype(index, first.node.input[0]))
+            computed = False
+        else:
+            p = first.params
+            computed = p is None
+            dtype, block_size = (p.dtype, p.block_size) if p else ("", 0)
+        if computed:
             unsupported["scale computed at run time"].append(q.name)
-        elif p.block_size:
-            unsupported[f"blocked {p.dtype} (block_size {p.block_size})"].append(q.name)
-        elif not p.supported:
-            unsupported[p.dtype].append(q.name)
+        elif block_size:
+            unsupported[f"blocked {dtype} (block_size {block_size})"].append(q.name)
+        elif dtype not in QRANGE:
+            unsupported[dtype].append(q.name)
+    notes = []
     for kind, names in unsupported.items():
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         notes.append(f"{len(names)} Q/DQ of type {kind} left alone ({shown})")

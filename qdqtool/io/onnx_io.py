@@ -33,8 +33,13 @@ class LoadedModel:
 
 
 def _uses_external_data(model: onnx.ModelProto) -> bool:
+    """Initializers or Constant-node tensors stored outside the file (what onnx.load would fetch)."""
+    external = onnx.TensorProto.EXTERNAL
+    if any(t.data_location == external for t in model.graph.initializer):
+        return True
     return any(
-        t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer
+        a.t.data_location == external
+        for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"
     )
 
 
@@ -94,6 +99,8 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: b
                 publish(tmp / data_name, path.parent / data_name)
                 written.append(path.parent / data_name)
         else:
-            onnx.save_model(model, str(tmp_model))
+            # the bytes directly: onnx.save_model would first walk every tensor in Python looking for
+            # external data (most of its time on large graphs), and this model has none
+            tmp_model.write_bytes(model.SerializeToString())
         publish(tmp_model, path)
     return written

@@ -18,7 +18,11 @@ from onnx import numpy_helper
 
 
 class GraphIndex:
-    """Read-only index over the main graph of a model. Rebuild it after structural edits."""
+    """Read-only index over the main graph of a model. Rebuild it after structural edits.
+
+    Only the op types are read up front; producers and consumers are computed on first use, because reading
+    every node's inputs through protobuf costs microseconds per node and most questions do not need them.
+    """
 
     def __init__(self, model: onnx.ModelProto) -> None:
         self.model = model
@@ -27,22 +31,49 @@ class GraphIndex:
         self.opset = next(
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
         )
+        self.ops: list[str] = [n.op_type for n in self.nodes]
+        self.by_op: dict[str, list[int]] = defaultdict(list)
+        for i, op in enumerate(self.ops):
+            self.by_op[op].append(i)
         self.initializers: dict[str, onnx.TensorProto] = {t.name: t for t in self.graph.initializer}
         self.graph_inputs = {v.name for v in self.graph.input} - set(self.initializers)
         self.graph_outputs = {v.name for v in self.graph.output}
-        self.producer: dict[str, int] = {}
-        self.consumers: dict[str, list[int]] = defaultdict(list)
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
-        for i, node in enumerate(self.nodes):
-            for name in node.input:
-                if name:
-                    self.consumers[name].append(i)
-            for name in node.output:
-                if name:
-                    self.producer[name] = i
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-                self.constant_nodes[node.output[0]] = i
+        for i in self.by_op.get("Constant", ()):
+            if self.nodes[i].domain in ("", "ai.onnx"):
+                self.constant_nodes[self.nodes[i].output[0]] = i
+        self._producer: dict[str, int] | None = None
+        self._consumers: dict[str, list[int]] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
+        self.memo: dict[str, dict] = {}  # per-graph caches of readers built on this index
+
+    def of_type(self, *ops: str) -> list[int]:
+        """Indices of the nodes of the given op types, in node order."""
+        if len(ops) == 1:
+            return self.by_op.get(ops[0], [])
+        return sorted(i for op in ops for i in self.by_op.get(op, ()))
+
+    @property
+    def producer(self) -> dict[str, int]:
+        """Tensor name -> index of the node producing it (computed on first use)."""
+        if self._producer is None:
+            self._producer = {name: i for i, node in enumerate(self.nodes) for name in node.output}
+        return self._producer
+
+    @property
+    def consumers(self) -> dict[str, list[int]]:
+        """Tensor name -> indices of the nodes reading it (computed on first use)."""
+        if self._consumers is None:
+            consumers: dict[str, list[int]] = {}
+            for i, node in enumerate(self.nodes):
+                for name in node.input:
+                    readers = consumers.get(name)
+                    if readers is None:
+                        consumers[name] = [i]
+                    else:
+                        readers.append(i)
+            self._consumers = consumers
+        return self._consumers
 
     # ---- constants -------------------------------------------------------------------------------
     def is_constant(self, name: str) -> bool:

@@ -11,7 +11,9 @@ scale and zero point, or the pair itself changes the values), or a DequantizeLin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import onnx
@@ -69,14 +71,26 @@ class QParams:
         """int8/uint8, per-tensor or per-channel, not blocked: the parameters qdqtool knows how to unify."""
         return self.dtype in QRANGE and self.block_size == 0
 
+    @cached_property
+    def key(self) -> tuple:
+        """What equality means: type, axis, block size and the values of scale and zero point.
+
+        Python floats hold float32/float16 values exactly, so equal keys mean bit-equal scales.
+        """
+        if self.scale.size == 1:
+            zero_point = int(self.zero_point.reshape(-1)[0]) if self.zero_point.size else 0
+            return (self.dtype, float(self.scale.reshape(-1)[0]), zero_point, None, self.block_size)
+        return (
+            self.dtype,
+            self.scale.astype(np.float32).tobytes(),
+            np.broadcast_to(self.zero_point, self.scale.shape).astype(np.int64).tobytes(),
+            self.axis,
+            self.block_size,
+        )
+
     def same_as(self, other: QParams) -> bool:
         """Bit-equal parameters (TensorRT compares scales for exact equality)."""
-        return (
-            self.dtype == other.dtype
-            and self.scale.shape == other.scale.shape
-            and np.array_equal(self.scale.astype(np.float32), other.scale.astype(np.float32))
-            and np.array_equal(self.zero_point.astype(np.int64), other.zero_point.astype(np.int64))
-        )
+        return self.key == other.key
 
     def represented_range(self) -> tuple[float, float]:
         """The real-valued interval a per-tensor quantizer can represent."""
@@ -86,13 +100,34 @@ class QParams:
         return s * (qmin - z), s * (qmax - z)
 
 
-@dataclass
 class QdqNode:
-    """A QuantizeLinear or DequantizeLinear node with its parameters read from the graph."""
+    """A QuantizeLinear or DequantizeLinear node; its parameters are read from the graph on first use."""
 
-    index: int
-    node: onnx.NodeProto
-    params: QParams | None  # None when the scale is not a constant
+    __slots__ = ("index", "node", "_graph", "_input_dtype", "_params", "_read")
+
+    def __init__(
+        self, index: int, node: onnx.NodeProto, graph: GraphIndex,
+        input_dtype: str | Callable[[], str | None] | None = None,
+    ) -> None:
+        self.index = index
+        self.node = node
+        self._graph = graph
+        self._input_dtype = input_dtype
+        self._read = False
+        self._params: QParams | None = None
+
+    @property
+    def params(self) -> QParams | None:
+        """Scale, zero point and type; None when the scale is not a constant."""
+        if not self._read:
+            self._params = read_params(self._graph, self.node, self._input_dtype)
+            self._read = True
+        return self._params
+
+    @property
+    def scale_value(self) -> float:
+        """The (first) scale as a Python float."""
+        return float(self.params.scale.reshape(-1)[0])
 
     @property
     def name(self) -> str:
@@ -110,6 +145,9 @@ class QdqNode:
     def zero_point_name(self) -> str:
         return self.node.input[2] if len(self.node.input) > 2 else ""
 
+    def __repr__(self) -> str:
+        return f"QdqNode({self.name!r})"
+
 
 @dataclass
 class Quantizer:
@@ -121,11 +159,11 @@ class Quantizer:
     input: str | None = None  # the float tensor the Q reads (None for a DQ-only quantizer)
     is_weight: bool = False  # the quantized tensor is a constant (weights)
 
-    @property
+    @cached_property
     def nodes(self) -> list[QdqNode]:
         return ([self.q] if self.q else []) + self.dqs
 
-    @property
+    @cached_property
     def outputs(self) -> list[str]:
         """The float tensors its DQ nodes produce."""
         return [dq.node.output[0] for dq in self.dqs]
@@ -140,6 +178,10 @@ class Quantizer:
     def name(self) -> str:
         return self.nodes[0].name
 
+    def q_dtype(self) -> str | None:
+        """The type the Q produces (what a DQ without zero point reads)."""
+        return self.q.params.dtype if self.q is not None and self.q.params is not None else None
+
     @property
     def self_consistent(self) -> bool:
         """Q and all its DQs carry equal parameters."""
@@ -152,34 +194,63 @@ class Quantizer:
         return self.q is None and not self.is_weight
 
 
-def read_params(index: GraphIndex, node: onnx.NodeProto, input_dtype: str | None = None) -> QParams | None:
-    """Read scale / zero point / dtype of a Q or DQ node from constants; None if the scale is computed."""
-    scale = index.const_array(node.input[1]) if len(node.input) > 1 else None
-    if scale is None:
-        return None
+def _int_attrs(node: onnx.NodeProto) -> dict[str, int]:
+    """The integer attributes of a Q/DQ node (axis, block_size, output_dtype, saturate)."""
+    return {a.name: a.i for a in node.attribute if a.type == onnx.AttributeProto.INT} if node.attribute else {}
+
+
+def quantized_type(
+    index: GraphIndex, node: onnx.NodeProto, input_dtype: str | None = None, attrs: dict[str, int] | None = None
+) -> tuple[str, int]:
+    """(type name, block size) of a Q/DQ node, read without touching the scale or zero-point values."""
+    attrs = _int_attrs(node) if attrs is None else attrs
     zp_name = node.input[2] if len(node.input) > 2 else ""
-    zero_point = index.const_array(zp_name) if zp_name else None
-    if zp_name and zero_point is None:
-        return None
     if zp_name:
         dtype = DTYPE_NAMES.get(index.const_dtype(zp_name), "unknown")
     elif is_q(node):
         # opset 21 names the type in `output_dtype`; before that a Q without zero point is uint8
-        dtype = DTYPE_NAMES.get(attr(node, "output_dtype", 0) or onnx.TensorProto.UINT8, "unknown")
+        dtype = DTYPE_NAMES.get(attrs.get("output_dtype") or onnx.TensorProto.UINT8, "unknown")
     else:
         dtype = input_dtype or "unknown"
-    if zero_point is None:
-        zero_point = np.zeros(scale.shape, dtype=np.int64)
-    return QParams(
-        scale=scale,
-        zero_point=zero_point,
-        dtype=dtype,
-        axis=attr(node, "axis", 1) if scale.size > 1 else None,
-        block_size=attr(node, "block_size", 0) or 0,
-    )
+    return dtype, attrs.get("block_size", 0)
 
 
-def _input_dtype(index: GraphIndex, tensor: str) -> str | None:
+def read_params(
+    index: GraphIndex, node: onnx.NodeProto, input_dtype: str | Callable[[], str | None] | None = None
+) -> QParams | None:
+    """Read scale / zero point / dtype of a Q or DQ node from constants; None if the scale is computed.
+
+    Memoised per graph on what determines the answer, so a Q and its DQ reading the same constants cost one
+    read (this is the hot path of the analysis on large graphs).
+    """
+    inputs = node.input
+    if len(inputs) < 2:
+        return None
+    attrs = _int_attrs(node)
+    zp_name = inputs[2] if len(inputs) > 2 else ""
+    if not zp_name and callable(input_dtype):
+        input_dtype = input_dtype()
+    key = (inputs[1], zp_name, "" if zp_name else (node.op_type, input_dtype), tuple(attrs.items()))
+    cache = index.memo.setdefault("qparams", {})
+    if key in cache:
+        return cache[key]
+    scale = index.const_array(inputs[1])
+    zero_point = index.const_array(zp_name) if zp_name else None
+    params = None
+    if scale is not None and (zero_point is not None or not zp_name):
+        dtype, block_size = quantized_type(index, node, input_dtype, attrs)
+        params = QParams(
+            scale=scale,
+            zero_point=np.zeros(scale.shape, dtype=np.int64) if zero_point is None else zero_point,
+            dtype=dtype,
+            axis=attrs.get("axis", 1) if scale.size > 1 else None,
+            block_size=block_size,
+        )
+    cache[key] = params
+    return params
+
+
+def input_dtype(index: GraphIndex, tensor: str) -> str | None:
     """The integer type of a DQ input that is a constant or a graph input."""
     code = index.const_dtype(tensor)
     if code is None:
@@ -190,28 +261,28 @@ def _input_dtype(index: GraphIndex, tensor: str) -> str | None:
 
 
 def find_quantizers(index: GraphIndex) -> list[Quantizer]:
-    """All quantizers of the main graph, in node order."""
+    """All quantizers of the main graph, in node order of their first node."""
     quantizers: list[Quantizer] = []
-    claimed: set[int] = set()
-    for i, node in enumerate(index.nodes):
+    by_output: dict[str, Quantizer] = {}
+    for i in index.of_type("QuantizeLinear"):
+        node = index.nodes[i]
         if not is_q(node):
             continue
-        q_node = QdqNode(i, node, read_params(index, node))
-        dqs = []
-        for j in index.consumers.get(node.output[0], ()):
-            if is_dq(index.nodes[j]):
-                dtype = q_node.params.dtype if q_node.params else None
-                dqs.append(QdqNode(j, index.nodes[j], read_params(index, index.nodes[j], dtype)))
-                claimed.add(j)
-        quantizers.append(
-            Quantizer(id=len(quantizers), q=q_node, dqs=dqs, input=node.input[0],
+        q = Quantizer(id=len(quantizers), q=QdqNode(i, node, index), input=node.input[0],
                       is_weight=index.is_constant(node.input[0]))
-        )
-    for i, node in enumerate(index.nodes):
-        if is_dq(node) and i not in claimed:
-            dq = QdqNode(i, node, read_params(index, node, _input_dtype(index, node.input[0])))
+        quantizers.append(q)
+        by_output[node.output[0]] = q
+    for i in index.of_type("DequantizeLinear"):
+        node = index.nodes[i]
+        if not is_dq(node):
+            continue
+        owner = by_output.get(node.input[0])
+        if owner is not None:
+            owner.dqs.append(QdqNode(i, node, index, owner.q_dtype))
+        else:
+            dq = QdqNode(i, node, index, input_dtype(index, node.input[0]))
             quantizers.append(
-                Quantizer(id=len(quantizers), q=None, dqs=[dq], input=None,
-                          is_weight=index.is_constant(node.input[0]))
+                Quantizer(id=len(quantizers), q=None, dqs=[dq], input=None, is_weight=index.is_constant(node.input[0]))
             )
     return quantizers
+

@@ -1,4 +1,4 @@
-"""Merge QuantizeLinear nodes that became exact duplicates on one tensor.
+"""Find QuantizeLinear nodes that became exact duplicates on one tensor, and re-point their DQs.
 
 After unification, sibling Qs on a fan-out tensor often carry identical parameters: one Q is enough. Their
 DQ nodes are kept, one per consumer (dedicated Q/DQ pairs per consumer are what TensorRT's importer and
@@ -10,45 +10,34 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import onnx
-
-from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import is_q
-from qdqtool.surgery.unify import _delete_where
+from qdqtool.analysis.groups import Analysis
 
 
-def _signature(node: onnx.NodeProto) -> tuple:
-    attrs = tuple(sorted((a.name, a.SerializeToString()) for a in node.attribute))
-    return (node.input[0], tuple(node.input[1:]), attrs, node.domain)
+def repoint_duplicate_quantizers(analysis: Analysis) -> list[int]:
+    """Re-point the DQs of duplicate Q nodes at the first one; returns the duplicates' node indices.
 
-
-def dedupe_quantizers(model: onnx.ModelProto) -> list[str]:
-    """Remove duplicate Q nodes (same input, same scale/zero-point tensors, same attributes); returns their names.
-
-    Args:
-        model (onnx.ModelProto): Edited in place.
+    Duplicates read the same tensor with the same scale/zero-point tensors and attributes. The caller removes
+    the returned nodes that nothing reads any more (``qdqtool.surgery.cleanup.remove_dead``).
     """
-    index = GraphIndex(model)
-    outputs = index.graph_outputs
-    by_signature: dict[tuple, list[int]] = defaultdict(list)
-    for i, node in enumerate(index.nodes):
-        if is_q(node) and node.output[0] not in outputs:
-            by_signature[_signature(node)].append(i)
-    rename: dict[str, str] = {}
-    removed: set[int] = set()
-    for positions in by_signature.values():
-        keep, *duplicates = positions
-        for i in duplicates:
-            rename[index.nodes[i].output[0]] = index.nodes[keep].output[0]
-            removed.add(i)
-    if not removed:
-        return []
-    names = [index.nodes[i].name or index.nodes[i].output[0] for i in sorted(removed)]
-    for node in index.nodes:
-        for k, name in enumerate(node.input):
-            if name in rename:
-                node.input[k] = rename[name]
-    dead_outputs = set(rename)
-    _delete_where(model.graph.node, lambda n: is_q(n) and n.output[0] in dead_outputs)
-    _delete_where(model.graph.value_info, lambda v: v.name in dead_outputs)
-    return names
+    index = analysis.index
+    by_signature: dict[tuple, list] = defaultdict(list)
+    for quantizer in analysis.quantizers:
+        q = quantizer.q
+        if q is None or quantizer.is_weight:
+            continue
+        node = q.node
+        attrs = tuple(sorted((a.name, a.SerializeToString()) for a in node.attribute)) if node.attribute else ()
+        by_signature[(node.input[0], tuple(node.input[1:]), attrs, node.domain)].append(quantizer)
+    duplicates: list[int] = []
+    for quantizers in by_signature.values():
+        if len(quantizers) < 2:
+            continue
+        keep, *others = sorted(quantizers, key=lambda q: q.q.index)
+        kept_output = keep.q.node.output[0]
+        for other in others:
+            if other.q.node.output[0] in index.graph_outputs:
+                continue
+            for dq in other.dqs:
+                dq.node.input[0] = kept_output
+            duplicates.append(other.q.index)
+    return sorted(duplicates)

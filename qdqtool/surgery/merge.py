@@ -8,7 +8,8 @@ import onnx
 
 from qdqtool.analysis.groups import Analysis, find_scale_groups
 from qdqtool.analysis.rules import RuleSet
-from qdqtool.surgery.dedupe import dedupe_quantizers
+from qdqtool.surgery.cleanup import remove_dead
+from qdqtool.surgery.dedupe import repoint_duplicate_quantizers
 from qdqtool.surgery.unify import GroupAction, unify_groups
 
 
@@ -51,6 +52,13 @@ def merge_scales(
         max_scale_ratio (float): Refuse groups above this max/min scale ratio. Defaults to the target's value.
     """
     analysis = find_scale_groups(model, rules, max_scale_ratio)
-    actions = unify_groups(analysis, policy)
-    deduplicated = dedupe_quantizers(model) if dedupe else []
-    return MergeResult(model=model, analysis=analysis, actions=actions, deduplicated=deduplicated)
+    index = analysis.index
+    unification = unify_groups(analysis, policy)
+    duplicates = repoint_duplicate_quantizers(analysis) if dedupe else []
+    if not unification.detached and not duplicates:
+        return MergeResult(model=model, analysis=analysis, actions=unification.actions)
+    names = {i: index.nodes[i].name or index.nodes[i].output[0] for i in duplicates}
+    _, removed = remove_dead(index, unification.detached, duplicates)
+    return MergeResult(model=model, analysis=analysis, actions=unification.actions,
+                       deduplicated=[names[i] for i in removed])
+    return MergeResult(model=model, analysis=analysis, actions=unification.actions, deduplicated=names)

@@ -2,7 +2,8 @@
 
 Edits are made on the ModelProto through the light index (no graph copy): only the scale and zero-point
 inputs of member Q/DQ nodes are rewired, to new initializers owned by the group. A tensor shared with nodes
-outside the group is never changed in place; tensors nobody reads any more are removed.
+outside the group is never changed in place; tensors nobody reads any more are removed afterwards
+(:func:`qdqtool.surgery.cleanup.remove_dead`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
 from qdqtool.ir.qdq import DTYPE_CODES, QParams
@@ -32,12 +32,16 @@ class GroupAction:
     how: str = ""  # how the parameters were chosen
     reasons: list[str] = field(default_factory=list)
 
-    @property
-    def changes_values(self) -> bool:
-        return self.action == "unified"
+
+@dataclass
+class Unification:
+    """The actions taken, and the constant tensors some member stopped reading (candidates for removal)."""
+
+    actions: list[GroupAction]
+    detached: set[str]
 
 
-def unify_groups(analysis: Analysis, policy: str = "max") -> list[GroupAction]:
+def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
     """Rewire the members of each group to one scale/zero-point pair; edits ``analysis.index.model`` in place.
 
     Args:
@@ -45,25 +49,20 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> list[GroupAction]:
         policy (str): ``"max"`` or ``"output"`` (see ``qdqtool.surgery.policy``). Defaults to ``"max"``.
     """
     index = analysis.index
-    graph = index.graph
-    taken = set(index.initializers) | set(index.producer) | index.graph_inputs
+    taken = set(index.initializers) | set(index.constant_nodes) | index.graph_inputs
     detached: set[str] = set()
     actions = []
     new_initializers = []
     for group in analysis.groups:
         action = _action_for(group)
         actions.append(action)
-        if group.status is GroupStatus.REFUSED:
+        if group.status is GroupStatus.REFUSED or (group.status is GroupStatus.CONSISTENT and group.is_shared):
             continue
         if group.status is GroupStatus.CONSISTENT:
-            if group.is_shared:
-                continue
-            params, how = group.quantizers[0].params, "already equal"
-            action.action = "shared"
+            params, action.action, action.how = group.quantizers[0].params, "shared", "already equal"
         else:
-            params, how = choose_params(group, policy)
+            params, action.how = choose_params(group, policy)
             action.action = "unified"
-        action.how = how
         action.new_scale = float(params.scale.reshape(-1)[0])
         action.new_zero_point = int(params.zero_point.reshape(-1)[0])
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
@@ -78,10 +77,8 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> list[GroupAction]:
                     node.input[2] = zp_name
                 else:
                     node.input.append(zp_name)
-    if new_initializers:
-        graph.initializer.extend(new_initializers)
-        remove_unused_constants(index.model, detached)
-    return actions
+    index.graph.initializer.extend(new_initializers)
+    return Unification(actions=actions, detached=detached)
 
 
 def _action_for(group: ScaleGroup) -> GroupAction:
@@ -96,8 +93,17 @@ def _action_for(group: ScaleGroup) -> GroupAction:
 
 
 def _initializers(params: QParams, scale_name: str, zp_name: str) -> list[onnx.TensorProto]:
-    scale = numpy_helper.from_array(np.asarray(params.scale).reshape(()), scale_name)
-    zp = onnx.helper.make_tensor(zp_name, DTYPE_CODES[params.dtype], [], [int(params.zero_point.reshape(-1)[0])])
+    """Scalar scale (in the members' float type) and zero point, as raw-data initializers."""
+    scale_array = np.asarray(params.scale).reshape(())
+    scale = onnx.TensorProto(
+        name=scale_name, data_type=onnx.helper.np_dtype_to_tensor_dtype(scale_array.dtype),
+        raw_data=scale_array.tobytes(),
+    )
+    np_zp = np.int8 if params.dtype == "int8" else np.uint8
+    zp = onnx.TensorProto(
+        name=zp_name, data_type=DTYPE_CODES[params.dtype],
+        raw_data=np.asarray(params.zero_point).reshape(()).astype(np_zp).tobytes(),
+    )
     return [scale, zp]
 
 
@@ -108,34 +114,3 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate = f"{name}_{n}"
     taken.add(candidate)
     return candidate
-
-
-def remove_unused_constants(model: onnx.ModelProto, candidates: set[str]) -> list[str]:
-    """Remove the initializers and Constant nodes among ``candidates`` that nothing reads any more."""
-    graph = model.graph
-    used = {name for node in graph.node for name in node.input}
-    used |= {o.name for o in graph.output}
-    used |= _subgraph_inputs(graph)
-    dead = candidates - used
-    if not dead:
-        return []
-    _delete_where(graph.initializer, lambda t: t.name in dead)
-    _delete_where(graph.input, lambda v: v.name in dead)  # IR < 4 lists initializers as inputs too
-    _delete_where(graph.node, lambda n: n.op_type == "Constant" and n.output[0] in dead)
-    return sorted(dead)
-
-
-def _delete_where(container, predicate) -> None:
-    """Delete matching items of a repeated protobuf field in place (no copy of the survivors)."""
-    for i in reversed([i for i, item in enumerate(container) if predicate(item)]):
-        del container[i]
-
-
-def _subgraph_inputs(graph: onnx.GraphProto) -> set[str]:
-    used: set[str] = set()
-    for node in graph.node:
-        for a in node.attribute:
-            subs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
-            for sub in subs:
-                used |= {name for n in sub.node for name in n.input} | _subgraph_inputs(sub)
-    return used
