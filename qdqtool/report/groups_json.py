@@ -100,7 +100,7 @@ def check_dict(check: NumericCheck | None) -> dict | None:
         "worst_cosine": check.worst_cosine,
         "inputs": check.inputs,
         "outputs": [
-            {"name": o.name, "shape": list(o.shape), "axis": o.axis, "overall": sim(o.overall), "worst": sim(o.worst),
+            {"name": o.name, "shape": list(o.shape), "axes": o.axes, "overall": sim(o.overall), "worst": sim(o.worst),
              "slices": len(o.slices)}
             for o in check.outputs
         ],

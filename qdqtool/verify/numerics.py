@@ -29,7 +29,7 @@ class OutputCheck:
     name: str
     shape: tuple[int, ...]
     overall: Similarity
-    axis: int | None
+    axes: list[int]  # the axes along which slices were compared
     slices: list[Similarity] = field(default_factory=list)
 
     @property
@@ -120,38 +120,43 @@ def compare_models(
         ref, cand = np.asarray(ref), np.asarray(cand)
         if not np.issubdtype(ref.dtype, np.number) or ref.shape != cand.shape:
             continue
-        axis, bounds = _slices_for(ref, splits.get(name))
         slices = []
-        if axis is not None:
-            for label, start, stop in bounds:
-                index = [slice(None)] * ref.ndim
-                index[axis] = slice(start, stop)
-                slices.append(similarity(ref[tuple(index)], cand[tuple(index)], label))
-        checks.append(OutputCheck(name, tuple(ref.shape), similarity(ref, cand), axis, slices))
+        axes = set()
+        for axis, label, start, stop in _slices_for(ref, splits.get(name)):
+            index = [slice(None)] * ref.ndim
+            index[axis] = slice(start, stop)
+            slices.append(similarity(ref[tuple(index)], cand[tuple(index)], label))
+            axes.add(axis)
+        checks.append(OutputCheck(name, tuple(ref.shape), similarity(ref, cand), sorted(axes), slices))
     return NumericCheck(outputs=checks, min_cosine=min_cosine, inputs=inputs_label)
 
 
-def _slices_for(ref: np.ndarray, split: tuple[int, list[int]] | None):
-    """(axis, [(label, start, stop)]) for one output."""
-    if split is not None:
-        axis, sizes = split
+def _slices_for(ref: np.ndarray, splits: list[tuple[int, list[int]]] | None):
+    """[(axis, label, start, stop)] for one output: its Concat slices, else each channel of axis 1."""
+    slices = []
+    for axis, sizes in splits or ():
         axis = axis % ref.ndim
-        if sum(sizes) == ref.shape[axis]:
-            bounds, start = [], 0
-            for size in sizes:
-                bounds.append((f"axis {axis} [{start}:{start + size}]", start, start + size))
-                start += size
-            return axis, bounds
+        if sum(sizes) != ref.shape[axis]:
+            continue
+        start = 0
+        for size in sizes:
+            slices.append((axis, f"axis {axis} [{start}:{start + size}]", start, start + size))
+            start += size
+    if slices:
+        return slices
     if ref.ndim >= 2 and 1 < ref.shape[1] <= _MAX_CHANNEL_GROUPS:
-        return 1, [(f"channel {c}", c, c + 1) for c in range(ref.shape[1])]
-    return None, []
+        return [(1, f"channel {c}", c, c + 1) for c in range(ref.shape[1])]
+    return []
 
 
-def _concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, tuple[int, list[int]]]:
-    """For outputs produced by a Concat: the concat axis and the size of each input along it."""
+def _concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, list[tuple[int, list[int]]]]:
+    """For outputs produced by a Concat: (axis, size of each input along it), also for uniform nested Concats.
+
+    A detector head is often Concat(levels, axis=2) of Concat([box rows, class rows], axis=1): both splits are
+    returned, so box rows and class rows are compared separately.
+    """
     producers = {o: n for n in model.graph.node for o in n.output}
-    wanted = {o: producers[o] for o in outputs if o in producers and producers[o].op_type == "Concat"}
-    if not wanted:
+    if not any(o in producers and producers[o].op_type == "Concat" for o in outputs):
         return {}
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
@@ -163,15 +168,19 @@ def _concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, tupl
         shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
     for t in inferred.graph.initializer:
         shapes[t.name] = list(t.dims)
-    splits = {}
-    for out, node in wanted.items():
+
+    def split_of(tensor: str) -> list[tuple[int, list[int]]]:
+        node = producers.get(tensor)
+        if node is None or node.op_type != "Concat":
+            return []
+        rank = len(shapes.get(tensor) or [])
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-        sizes = []
-        for name in node.input:
-            dims = shapes.get(name)
-            if not dims or dims[axis] is None:
-                break
-            sizes.append(dims[axis])
-        else:
-            splits[out] = (axis, sizes)
-    return splits
+        axis = axis % rank if rank else axis
+        sizes = [(shapes.get(name) or [None] * (axis + 1))[axis] for name in node.input]
+        found = [(axis, sizes)] if sizes and None not in sizes else []
+        children = [split_of(name) for name in node.input]
+        if children and all(c == children[0] for c in children):  # every input split the same way
+            found += [c for c in children[0] if c[0] != axis]
+        return found
+
+    return {o: split_of(o) for o in outputs if split_of(o)}
