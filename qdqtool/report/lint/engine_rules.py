@@ -1,0 +1,113 @@
+"""Engine-side lint rules (``QDQ2xx``): read the engine report (``--engine``), whatever backend produced it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from qdqtool.analysis.groups import ScaleGroup
+from qdqtool.engine.classify import is_convolution
+from qdqtool.engine.report import EngineReport, Layer, LayerClass
+from qdqtool.ir.qdq import is_dq
+from qdqtool.report.lint.context import LintContext
+from qdqtool.report.lint.registry import Hit, Severity, Skip, register
+
+
+def _engine(ctx: LintContext) -> EngineReport:
+    if ctx.engine is None:
+        raise Skip("no engine given (--engine layers.json or a folder of engine files)")
+    return ctx.engine
+
+
+def _group_of(ctx: LintContext, nodes: tuple[str, ...]) -> ScaleGroup | None:
+    wanted = set(nodes)
+    for group in ctx.analysis.blocking:
+        if wanted & set(group.nodes):
+            return group
+    return None
+
+
+@register(
+    "QDQ201", "unfused-qdq-layer", "engine", Severity.ERROR,
+    "The engine runs a quantize or dequantize as a standalone layer.",
+    """Every Q/DQ of a well-formed QAT model fuses into a neighbouring layer; one left standing costs a full read
+    and write of the tensor and usually means a scale mismatch or a Q/DQ placed where nothing can absorb it.""",
+    """Look up the layer's ONNX nodes with `qdqtool analyze MODEL`: a mismatched scale group is fixed by `qdqtool
+    merge`, a Q/DQ on a graph output or after an unquantized skip input by moving it (QDQ113, QDQ110).""",
+)
+def unfused_qdq_layer(ctx: LintContext) -> Iterator[Hit]:
+    engine = _engine(ctx)
+    for layer in engine.leftover_qdq:
+        group = _group_of(ctx, layer.onnx_nodes)
+        cause = f"; its ONNX node is in mismatched scale group {group.id}" if group else ""
+        nodes = f" (ONNX: {', '.join(layer.onnx_nodes[:4])})" if layer.onnx_nodes else ""
+        time = f", {layer.avg_ms:.4f} ms" if layer.avg_ms is not None else ""
+        yield Hit(message=f"standalone Q/DQ layer {layer.name}{nodes}{time}{cause}", nodes=layer.onnx_nodes,
+                  layer=layer.name, group=group.id if group else None)
+
+
+@register(
+    "QDQ202", "reformat-time-share", "engine", Severity.WARNING,
+    "Too much of the engine's layer time goes to Q/DQ and reformat layers.",
+    """Unfused quantize/dequantize layers and the reformats around them only convert data; above a few percent of
+    the summed layer time they are the cost of the INT8 fusions that did not happen.""",
+    """Fix the unfused Q/DQ layers first (QDQ201); the remaining reformats often come from layout changes around
+    float layers in an INT8 region (QDQ203).""",
+    options=(("max-share", 10.0, "percent of the summed layer time allowed in Q/DQ + reformat layers"),),
+)
+def reformat_time_share(ctx: LintContext, max_share: float = 10.0) -> Iterator[Hit]:
+    _engine(ctx)
+    summary = ctx.engine_summary
+    share = summary.qdq_reformat_share if summary else None
+    if share is None:
+        raise Skip("the engine report has no per-layer times (add --profile profile.json)")
+    if share > float(max_share):
+        layers = sorted(
+            (layer for layer in ctx.engine.layers if layer.cls in (LayerClass.QDQ, LayerClass.REFORMAT)),
+            key=lambda layer: layer.avg_ms or 0.0, reverse=True,
+        )
+        top = ", ".join(f"{layer.name} {layer.avg_ms or 0.0:.4f} ms" for layer in layers[:3])
+        yield Hit(
+            message=f"{share:.1f}% of the summed layer time ({summary.qdq_reformat_ms:.4f} of "
+            f"{summary.layer_time_ms:.4f} ms) is in Q/DQ and reformat layers, above {float(max_share):g}%; "
+            f"largest: {top}",
+            nodes=tuple(n for layer in layers[:3] for n in layer.onnx_nodes), key="qdq_reformat_share",
+        )
+
+
+def _int8_region(ctx: LintContext, layer: Layer) -> str | None:
+    """The ONNX Conv this layer implements when that Conv reads a dequantized input (an INT8 region)."""
+    index = ctx.analysis.index
+    by_name = {node.name: node for node in index.nodes if node.name}
+    for name in layer.onnx_nodes:
+        node = by_name.get(name)
+        if node is None or node.op_type not in ctx.rules.weighted_ops or not node.input:
+            continue
+        producer = index.producer_node(node.input[0])
+        while producer is not None and ctx.rules.look_through.applies_to(producer, index):
+            producer = index.producer_node(producer.input[0])
+        if producer is not None and is_dq(producer):
+            return name
+    return None
+
+
+@register(
+    "QDQ203", "conv-not-int8", "engine", Severity.WARNING,
+    "A convolution whose ONNX input is quantized does not run in INT8 in the engine.",
+    """The model asks for an INT8 convolution (its input comes from a DequantizeLinear), but the builder chose a
+    float kernel: the Q/DQ around it did not fuse, usually because of a scale mismatch next to it or a missing
+    quantizer on one of its inputs.""",
+    """Check the scale groups touching the convolution's input and output (`qdqtool analyze`), and that its
+    weights are quantized; rebuild and compare with `qdqtool diff`.""",
+)
+def conv_not_int8(ctx: LintContext) -> Iterator[Hit]:
+    engine = _engine(ctx)
+    if not engine.detailed:
+        raise Skip("names-only layer information has no precisions (rebuild with --profilingVerbosity=detailed)")
+    for layer in engine.layers:
+        if not is_convolution(layer) or not layer.inputs or layer.inputs[0].dtype in (None, "int8"):
+            continue
+        conv = _int8_region(ctx, layer)
+        if conv is None:
+            continue
+        yield Hit(message=f"{layer.name} implements {conv}, whose input is quantized, but reads "
+                  f"{layer.inputs[0].dtype}", nodes=layer.onnx_nodes, layer=layer.name)
