@@ -238,6 +238,9 @@ def test_ort_quantized_small_cnn_is_a_real_quantizer_output(tmp_path):
     assert ops.count("QuantizeLinear") >= 5 and "Concat" in ops and "Resize" in ops and "MaxPool" in ops
     zps = [const_value(model, n.input[2]) for n in model.graph.node if n.op_type == "QuantizeLinear"]
     assert all(z.dtype == np.uint8 for z in zps)
+    group = m.ORT_SMALL_CNN_GROUPS["concat"]  # onnxruntime 1.32's placement
+    _assert_pairs_exist(model, group)
+    assert len(distinct_params(model, group)) > 1
     assert model.SerializeToString() == built("ort_quantized_small_cnn").SerializeToString()
 
 
