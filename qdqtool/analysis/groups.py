@@ -199,6 +199,13 @@ def find_scale_groups(
     explained: dict[object, set[str]] = defaultdict(set)
     joined_ops: dict[object, list[str]] = defaultdict(list)
     output_ids: dict[object, set[int]] = defaultdict(set)
+    # A rule op's output is the domain's output unless the domain goes on from it: into another rule op,
+    # directly or through a quantizer (Resize -> Q/DQ -> Concat).
+    rule_inputs = {through.find(t) for _, _, tensors, outputs in hits for t in tensors if t not in outputs}
+    interior = rule_inputs | {
+        place for place, qs in readers.items()
+        if any(through.find(o) in rule_inputs for q in qs for o in q.outputs)
+    }
     for rule_id, node, tensors, outputs in hits:
         root = domains.find(tensors[0])
         if root not in members:
@@ -207,7 +214,8 @@ def find_scale_groups(
         joined_ops[root].append(node.name or node.output[0])
         domain_tensors[root].update(tensors)
         for out in outputs:
-            output_ids[root].update(q.id for q in readers.get(through.find(out), ()))
+            if through.find(out) not in interior:
+                output_ids[root].update(q.id for q in readers.get(through.find(out), ()))
     fan_out = rules.tensor_rule("several-q-readers")
     requant = rules.tensor_rule("dq-then-q")
     for place, qs in readers.items():

@@ -26,7 +26,7 @@ def choose_params(group: ScaleGroup, policy: str) -> tuple[QParams, str]:
     if policy == "output":
         outputs = [n.params for q in group.quantizers if q.id in group.output_ids for n in q.nodes]
         if outputs:
-            members, note = outputs, "the output Q" if len({id(p) for p in outputs}) == 1 else "union of output Qs"
+            members, note = outputs, "the output Q" if len({p.key for p in outputs}) == 1 else "union of output Qs"
         else:
             note = "no Q reads the group's output: union of member ranges"
     return union_of_ranges(members), note
