@@ -62,9 +62,11 @@ def command(
     BEFORE and AFTER are what `qdqtool inspect` reads: layer-information JSON (add --before-profile /
     --after-profile for times), folders holding one engine's files, or engine plans.
 
-    Layers are paired by the set of ONNX nodes they implement; when the two exports number their nodes
-    differently (Add_36 vs Add_42) that key is dropped and layers pair by weight names (stable across
-    exports), then layer names, then type + tensor shapes. Each pair says which key matched it. The report
+    Layers are paired by the set of ONNX nodes they implement (onnx_nodes), then by the largest shared
+    part of it (onnx_overlap: a layer that absorbed or released nodes), then by weight names (weights:
+    stable across exports), then layer names (name), then type + tensor shapes (signature). When the two
+    exports number their nodes differently (Add_36 vs Add_42) the two node keys are dropped. Each pair
+    says which key matched it. The report
     lists the unfused Q/DQ and reformat layers that disappeared or appeared (with their ONNX nodes), layers
     whose fusion changed (the ONNX nodes absorbed or released), output-precision changes, per-layer time
     changes (largest first), the totals and a verdict line: IMPROVED, REGRESSED, MIXED or UNCHANGED, judged
@@ -79,7 +81,7 @@ def command(
       before, after      {engine: {...as in inspect}, summary: {...as in inspect}}
       renumbered         true when the ONNX node numbering differs between the engines
       notes[]            caveats (renumbering, names-only input, missing times)
-      match_keys         {onnx_nodes, weights, name, signature}: pairs matched by each key
+      match_keys         {onnx_nodes, onnx_overlap, weights, name, signature}: pairs per key
       totals             {layers, qdq_layers, reformat_layers, layer_time_ms, qdq_reformat_ms,
                           median_latency_ms}: each {before, after, delta} (median_latency_ms null
                           unless both sides have a timing file)

@@ -31,7 +31,7 @@ def emit(text: str | None, renderable: RenderableType | None, output: str | None
     elif text is not None:
         click.echo(text, nl=False)
     else:
-        Console().print(renderable)
+        Console().print(renderable, crop=False)  # the verdict line must stay whole
 
 
 @click.command("inspect")

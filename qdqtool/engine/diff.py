@@ -2,12 +2,16 @@
 
 Layers are paired by the first key that matches, in this order:
 
-1. ``onnx_nodes`` - the same set of ONNX nodes. Two exports of one network often number their nodes differently
-   (``Add_36`` in one, ``Add_42`` in the other), so this key is dropped when the numbering is seen to differ: a
-   node set that stands for layers with different weights, or one weight whose layer has other node names.
-2. ``weights`` - the same weight/constant names (``layer1.0.conv2.weight`` is stable across exports).
-3. ``name`` - the same layer name (with differing numbering, only when type and shapes agree too).
-4. ``signature`` - the same layer type, ONNX op types and tensor shapes (in order of appearance).
+1. ``onnx_nodes`` - the same set of ONNX nodes.
+2. ``onnx_overlap`` - the largest shared part of the ONNX node sets, Q/DQ nodes aside (a layer that absorbed or
+   released nodes; a standalone Q never pairs with the layer that swallowed it).
+3. ``weights`` - the same weight/constant names (``layer1.0.conv2.weight`` is stable across exports).
+4. ``name`` - the same layer name (with differing numbering, only when type and shapes agree too).
+5. ``signature`` - the same layer type, ONNX op types and tensor shapes (in order of appearance).
+
+Two exports of one network often number their nodes differently (``Add_36`` in one, ``Add_42`` in the other), so
+keys 1 and 2 are dropped when the numbering is seen to differ: a node set that stands for layers with different
+weights, or one weight whose layer has other node names.
 
 A pair is never made between layers whose weights differ. Each pair records the key that matched it.
 
@@ -23,11 +27,11 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from qdqtool.engine.onnx_names import op_type_of
+from qdqtool.engine.onnx_names import is_qdq_node, op_type_of
 from qdqtool.engine.report import EngineReport, Layer, LayerClass
 from qdqtool.engine.summary import EngineSummary, summarize
 
-MATCH_KEYS = ("onnx_nodes", "weights", "name", "signature")
+MATCH_KEYS = ("onnx_nodes", "onnx_overlap", "weights", "name", "signature")
 DEFAULT_TIME_TOLERANCE = 0.02  # relative time changes within +-2 % count as unchanged
 
 
@@ -277,7 +281,10 @@ def _match(before: list[Layer], after: list[Layer], renumbered: bool) -> dict[in
     matched: dict[int, tuple[int, str]] = {}
     taken: set[int] = set()
     for key in MATCH_KEYS:
-        if key == "onnx_nodes" and renumbered:
+        if key in ("onnx_nodes", "onnx_overlap") and renumbered:
+            continue
+        if key == "onnx_overlap":
+            _match_overlap(before, after, matched, taken)
             continue
         value = _key_function(key)
         candidates: dict[Hashable, list[int]] = {}
@@ -298,6 +305,30 @@ def _match(before: list[Layer], after: list[Layer], renumbered: bool) -> dict[in
                 taken.add(j)
                 break
     return matched
+
+
+def _match_overlap(
+    before: list[Layer], after: list[Layer], matched: dict[int, tuple[int, str]], taken: set[int]
+) -> None:
+    """Pair the remaining layers that share ONNX nodes other than Q/DQ, largest overlap first."""
+    holders: dict[str, list[int]] = {}
+    for j, layer in enumerate(after):
+        if j not in taken:
+            for node in layer.onnx_nodes:
+                holders.setdefault(node, []).append(j)
+    candidates = []
+    for i, layer in enumerate(before):
+        if i in matched:
+            continue
+        core = [n for n in layer.onnx_nodes if not is_qdq_node(n)]
+        for j in {j for node in core for j in holders.get(node, [])}:
+            if _weights_agree(layer, after[j]):
+                shared = len(set(layer.onnx_nodes) & set(after[j].onnx_nodes))
+                candidates.append((-shared, i, j))
+    for _, i, j in sorted(candidates):
+        if i not in matched and j not in taken:
+            matched[i] = (j, "onnx_overlap")
+            taken.add(j)
 
 
 def _ordered(node_list: tuple[str, ...], keep: set[str]) -> tuple[str, ...]:

@@ -77,7 +77,7 @@ class EngineSummary:
 def _time(report: EngineReport, cls: LayerClass | None = None) -> float | None:
     if not report.has_layer_times:
         return None
-    return sum(layer.avg_ms or 0.0 for layer in report.layers if cls is None or layer.cls is cls)
+    return sum((layer.avg_ms or 0.0 for layer in report.layers if cls is None or layer.cls is cls), 0.0)
 
 
 def summarize_latency(runs_ms: list[float]) -> LatencySummary:

@@ -91,11 +91,13 @@ def read_json(path: str | os.PathLike, expected: str) -> Any:
         raise BadInputError(f"{path}: no such file (expected {what})")
     if path.is_dir():
         raise BadInputError(f"{path}: is a folder, expected {what}")
-    text = path.read_bytes()
-    if not text.strip():
+    data = path.read_bytes()
+    if not data.strip():
         raise BadInputError(f"{path}: empty file, expected {what}; re-run the export that writes it")
     try:
-        return json.loads(text)
+        if b"\x00" in data[:4096]:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+        return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise BadInputError(f"{path}: binary file, not JSON (expected {what})") from None
     except json.JSONDecodeError as err:

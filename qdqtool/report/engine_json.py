@@ -17,8 +17,12 @@ SCHEMA_VERSION = 1
 
 
 def _tensor(t: TensorInfo) -> dict[str, Any]:
-    return {"name": t.name, "shape": list(t.shape) if t.shape is not None else None, "dtype": t.dtype,
-            "format": t.format}  # fmt: skip
+    return {
+        "name": t.name,
+        "shape": list(t.shape) if t.shape is not None else None,
+        "dtype": t.dtype,
+        "format": t.format,
+    }
 
 
 def layer_dict(layer: Layer) -> dict[str, Any]:
@@ -87,8 +91,13 @@ def _pair(pair: LayerPair) -> dict[str, Any]:
 
 
 def _change(item: QdqChange) -> dict[str, Any]:
-    return {"layer": item.layer.name, "nodes": list(item.nodes), "precision": item.layer.precision,
-            "avg_ms": item.layer.avg_ms, "fused_into": item.fused_into}  # fmt: skip
+    return {
+        "layer": item.layer.name,
+        "nodes": list(item.nodes),
+        "precision": item.layer.precision,
+        "avg_ms": item.layer.avg_ms,
+        "fused_into": item.fused_into,
+    }
 
 
 def _total(before: float | int | None, after: float | int | None) -> dict[str, Any]:
@@ -102,8 +111,9 @@ def diff_document(diff: EngineDiff) -> dict[str, Any]:
     latency = None
     if b.latency and a.latency:
         latency = _total(b.latency.median_ms, a.latency.median_ms)
-    qdq_names = {side: [layer.name for layer in r.leftover_qdq] for side, r in (("before", diff.before),
-                                                                                 ("after", diff.after))}  # fmt: skip
+    qdq_names = {
+        side: [layer.name for layer in r.leftover_qdq] for side, r in (("before", diff.before), ("after", diff.after))
+    }
     return {
         "schema_version": SCHEMA_VERSION,
         "command": "diff",

@@ -49,8 +49,13 @@ def diff_markdown(diff: EngineDiff, top: int | None = None) -> str:
     parts += ["", f"Layers: {rows.match_summary(diff)}.", ""] + _notes(diff.notes)
     b_qdq = ", ".join(layer.name for layer in diff.before.leftover_qdq) or "none"
     a_qdq = ", ".join(layer.name for layer in diff.after.leftover_qdq) or "none"
-    parts += ["", "### Unfused Q/DQ layers", "", f"- before ({len(diff.before.leftover_qdq)}): {b_qdq}",
-              f"- after ({len(diff.after.leftover_qdq)}): {a_qdq}"]  # fmt: skip
+    parts += [
+        "",
+        "### Unfused Q/DQ layers",
+        "",
+        f"- before ({len(diff.before.leftover_qdq)}): {b_qdq}",
+        f"- after ({len(diff.after.leftover_qdq)}): {a_qdq}",
+    ]
     sections = [
         ("Q/DQ layers gone", diff.qdq_removed),
         ("Q/DQ layers new", diff.qdq_added),

@@ -44,15 +44,21 @@ def summary_rows(report: EngineReport, summary: EngineSummary) -> list[tuple[str
     ]
     if summary.conv_total:
         share = pct(summary.conv_int8_share)
-        rows.append(("INT8 convolutions", f"{summary.conv_int8 if summary.conv_int8 is not None else '?'}"
-                     f" of {summary.conv_total} ({share})"))  # fmt: skip
+        rows.append(
+            (
+                "INT8 convolutions",
+                f"{summary.conv_int8 if summary.conv_int8 is not None else '?'} of {summary.conv_total} ({share})",
+            )
+        )
     if summary.layer_time_ms is not None:
         runs = f", averaged over {report.profile_runs} runs" if report.profile_runs else ""
         rows.append((LAYER_TIME_LABEL, f"{ms(summary.layer_time_ms)} ms{runs}"))
         rows.append(
-            ("time in Q/DQ + reformat layers",
-             f"{ms(summary.qdq_reformat_ms)} ms ({pct(summary.qdq_reformat_share)} of the layer time)")
-        )  # fmt: skip
+            (
+                "time in Q/DQ + reformat layers",
+                f"{ms(summary.qdq_reformat_ms)} ms ({pct(summary.qdq_reformat_share)} of the layer time)",
+            )
+        )
     if summary.latency:
         lat = summary.latency
         tails = ", ".join(f"{k} {ms(v)}" for k, v in lat.percentiles_ms.items())
@@ -138,9 +144,12 @@ def totals_rows(diff: EngineDiff) -> list[list[str]]:
     ]
     if b.latency or a.latency:
         rows.append(
-            ["end-to-end median latency, ms",
-             ms(b.latency.median_ms if b.latency else None), ms(a.latency.median_ms if a.latency else None)]
-        )  # fmt: skip
+            [
+                "end-to-end median latency, ms",
+                ms(b.latency.median_ms if b.latency else None),
+                ms(a.latency.median_ms if a.latency else None),
+            ]
+        )
     return rows
 
 

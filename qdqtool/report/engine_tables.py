@@ -11,8 +11,12 @@ from qdqtool.engine.report import EngineReport, LayerClass
 from qdqtool.engine.summary import EngineSummary
 from qdqtool.report import engine_rows as rows
 
-_CLASS_STYLE = {LayerClass.QDQ.value: "bold red", LayerClass.REFORMAT.value: "yellow", LayerClass.NOOP.value: "dim",
-                LayerClass.CONSTANT.value: "dim"}  # fmt: skip
+_CLASS_STYLE = {
+    LayerClass.QDQ.value: "bold red",
+    LayerClass.REFORMAT.value: "yellow",
+    LayerClass.NOOP.value: "dim",
+    LayerClass.CONSTANT.value: "dim",
+}
 _VERDICT_STYLE = {"improved": "bold green", "regressed": "bold red", "mixed": "bold yellow", "unchanged": "bold"}
 
 
@@ -81,7 +85,7 @@ def diff_renderable(diff: EngineDiff, top: int | None = None) -> RenderableType:
         title = f"Largest per-layer time changes ({len(shown)} of {len(deltas)})"
         parts.append(_table(title, rows.TIMING_HEADER, [rows.timing_row(p) for p in shown]))
     parts += _notes(diff.notes)
-    parts.append(Text(diff.verdict_line, style=_VERDICT_STYLE[diff.verdict]))
+    parts.append(Text(diff.verdict_line, style=_VERDICT_STYLE[diff.verdict], no_wrap=True, overflow="ignore"))
     return Group(*parts)
 
 
@@ -89,5 +93,5 @@ def render(renderable: RenderableType, width: int | None = None) -> str:
     """Render to plain text (no colour codes) at ``width`` columns (defaults to 120)."""
     console = Console(width=width or 120, record=True, force_terminal=False, color_system=None)
     with console.capture() as capture:
-        console.print(renderable)
+        console.print(renderable, crop=False)
     return capture.get()
