@@ -110,19 +110,18 @@ def _as_layer_info(layers: LayersInput) -> LayerInfo:
 
 
 def _as_profile(profile: ProfileInput) -> Profile | None:
-    if profile is None or isinstance(profile, Profile):
-        return profile
-    if isinstance(profile, list):
-        return trt_json.profile_from_data(profile, "<profile>")
-    return trt_json.read_profile(profile)
+    return _as(profile, Profile, trt_json.profile_from_data, trt_json.read_profile, "<profile>")
 
 
 def _as_timing(timing: TimingInput) -> Timing | None:
-    if timing is None or isinstance(timing, Timing):
-        return timing
-    if isinstance(timing, list):
-        return trt_json.timing_from_data(timing, "<timing>")
-    return trt_json.read_timing(timing)
+    return _as(timing, Timing, trt_json.timing_from_data, trt_json.read_timing, "<timing>")
+
+
+def _as(value: Any, kind: type, from_data: Callable, read: Callable, label: str) -> Any:
+    """None, an already-read ``kind``, parsed JSON (a list) or a path -> ``kind`` or None."""
+    if value is None or isinstance(value, kind):
+        return value
+    return from_data(value, label) if isinstance(value, list) else read(value)
 
 
 def _profile_of(raw: Any) -> int:

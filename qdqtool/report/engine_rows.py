@@ -153,6 +153,49 @@ def totals_rows(diff: EngineDiff) -> list[list[str]]:
     return rows
 
 
+DEFAULT_TOP = 15  # timing-delta rows shown in tables and Markdown
+
+
+def qdq_lines(diff: EngineDiff) -> list[str]:
+    """``before (10): QuantizeLinear_2, ...`` and the same for after."""
+    lines = []
+    for side, report in (("before", diff.before), ("after", diff.after)):
+        names = ", ".join(layer.name for layer in report.leftover_qdq) or "none"
+        lines.append(f"{side} ({len(report.leftover_qdq)}): {names}")
+    return lines
+
+
+def diff_tables(diff: EngineDiff, top: int | None = None) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of every non-empty change table of a diff, in reading order.
+
+    Args:
+        diff (EngineDiff): The diff.
+        top (int): Timing-delta rows to keep; 0 keeps all. Defaults to None: ``DEFAULT_TOP``.
+    """
+    top = DEFAULT_TOP if top is None else top
+    tables = []
+    for title, items in (
+        ("Q/DQ layers gone", diff.qdq_removed),
+        ("Q/DQ layers new", diff.qdq_added),
+        ("Reformat layers gone", diff.reformat_removed),
+        ("Reformat layers new", diff.reformat_added),
+    ):
+        if items:
+            tables.append((f"{title} ({len(items)})", *qdq_change_table(items)))
+    for title, pairs, header, row in (
+        ("Fusion changes", diff.fusion_changes, FUSION_HEADER, fusion_row),
+        ("Precision changes", diff.precision_changes, PRECISION_HEADER, precision_row),
+    ):
+        if pairs:
+            tables.append((f"{title} ({len(pairs)})", header, [row(p) for p in pairs]))
+    deltas = diff.timing_deltas
+    if deltas:
+        shown = deltas[:top] if top else deltas
+        title = f"Largest per-layer time changes ({len(shown)} of {len(deltas)})"
+        tables.append((title, TIMING_HEADER, [timing_row(p) for p in shown]))
+    return tables
+
+
 def match_summary(diff: EngineDiff) -> str:
     keys = ", ".join(f"{key} {n}" for key, n in diff.key_counts.items() if n) or "none"
     return f"{len(diff.paired)} paired ({keys}), {len(diff.removed)} only before, {len(diff.added)} only after"

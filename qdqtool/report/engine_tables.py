@@ -56,36 +56,14 @@ def inspect_renderable(report: EngineReport, summary: EngineSummary) -> Renderab
 
 def diff_renderable(diff: EngineDiff, top: int | None = None) -> RenderableType:
     """Totals, Q/DQ and reformat changes, fusion and precision changes, largest timing deltas, verdict line last."""
-    top = 15 if top is None else top
     parts: list[RenderableType] = [
         _table("Totals", ["", "before", "after"], rows.totals_rows(diff)),
         Text(f"Layers: {rows.match_summary(diff)}"),
+        *[Text(f"Unfused Q/DQ {line}") for line in rows.qdq_lines(diff)],
+        *[_table(title, header, body) for title, header, body in rows.diff_tables(diff, top)],
+        *_notes(diff.notes),
+        Text(diff.verdict_line, style=_VERDICT_STYLE[diff.verdict], no_wrap=True, overflow="ignore"),
     ]
-    for side, report in (("before", diff.before), ("after", diff.after)):
-        names = ", ".join(layer.name for layer in report.leftover_qdq) or "none"
-        parts.append(Text(f"Unfused Q/DQ {side} ({len(report.leftover_qdq)}): {names}"))
-    sections = [
-        ("Q/DQ layers gone", diff.qdq_removed),
-        ("Q/DQ layers new", diff.qdq_added),
-        ("Reformat layers gone", diff.reformat_removed),
-        ("Reformat layers new", diff.reformat_added),
-    ]
-    for title, items in sections:
-        if items:
-            parts.append(_table(f"{title} ({len(items)})", *rows.qdq_change_table(items)))
-    if diff.fusion_changes:
-        body = [rows.fusion_row(p) for p in diff.fusion_changes]
-        parts.append(_table(f"Fusion changes ({len(body)})", rows.FUSION_HEADER, body))
-    if diff.precision_changes:
-        body = [rows.precision_row(p) for p in diff.precision_changes]
-        parts.append(_table(f"Precision changes ({len(body)})", rows.PRECISION_HEADER, body))
-    deltas = diff.timing_deltas
-    if deltas:
-        shown = deltas[:top] if top else deltas
-        title = f"Largest per-layer time changes ({len(shown)} of {len(deltas)})"
-        parts.append(_table(title, rows.TIMING_HEADER, [rows.timing_row(p) for p in shown]))
-    parts += _notes(diff.notes)
-    parts.append(Text(diff.verdict_line, style=_VERDICT_STYLE[diff.verdict], no_wrap=True, overflow="ignore"))
     return Group(*parts)
 
 
