@@ -41,4 +41,4 @@ def command(model: Path, target: str | None, max_scale_ratio: float | None, as_j
         return
     console = Console()
     print_analysis(console, analysis)
-    console.print(summary_line(analysis))
+    click.echo(summary_line(analysis))

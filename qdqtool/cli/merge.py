@@ -98,8 +98,8 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
                           + (" ..." if len(result.deduplicated) > 6 else ""))
         if outcome.check is not None:
             print_check(console, outcome.check)
-        console.print(summary_line(result.analysis))
-        console.print(_status_line(outcome, dry_run))
+        click.echo(summary_line(result.analysis))
+        click.echo(_status_line(outcome, dry_run))
     if not outcome:
         raise CheckFailed(
             f"numeric check failed: worst cosine {outcome.check.worst_cosine:.6f} < {min_cosine}; nothing written "

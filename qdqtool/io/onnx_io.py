@@ -66,7 +66,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     if external:
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
-        except (FileNotFoundError, OSError, ValueError) as err:
+        except (FileNotFoundError, OSError, ValueError, onnx.checker.ValidationError) as err:
             raise BadInputError(f"{path}: its external data could not be read: {err}") from None
     return LoadedModel(model=model, path=path, external_data=external)
 

@@ -72,7 +72,12 @@ def _session(model: onnx.ModelProto | str | os.PathLike, tmp: Path, label: str):
             onnx.save_model(model, source, save_as_external_data=True, location=f"{label}.onnx.data")
     else:
         source = str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    # ONNX Runtime 1.32's QDQ propagation writes an invalid Q (output_dtype int8 with a uint8 zero point) into
+    # opset-21 graphs with int8 DQ -> MaxPool and then refuses its own result. Moving Q/DQ does not change what
+    # the model computes, so the check runs without that pass on both models.
+    return ort.InferenceSession(
+        source, options, providers=["CPUExecutionProvider"], disabled_optimizers=["QDQPropagationTransformer"]
+    )
 
 
 def compare_models(

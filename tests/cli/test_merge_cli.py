@@ -1,0 +1,191 @@
+"""`qdqtool analyze` and `qdqtool merge` through the real entry point: exit codes, outputs, error paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+
+from qdqtool.analysis.groups import GroupStatus, find_scale_groups
+from qdqtool.analysis.rules import load_rules
+from tests.fixtures import models as M
+
+
+def save(model: onnx.ModelProto, path: Path) -> Path:
+    onnx.save(model, path)
+    return path
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def yolo(tmp_path) -> Path:
+    return save(M.yolov6_qat("int8"), tmp_path / "yolo.onnx")
+
+
+def test_analyze_lists_groups_and_writes_nothing(qdqtool, yolo):
+    before = sorted(p.name for p in yolo.parent.iterdir())
+    run = qdqtool("analyze", yolo)
+    assert run.code == 0, run.err
+    assert "concat+move-through" in run.out and "fan-out" in run.out
+    assert "6 scale group(s) for tensorrt: 0 consistent, 6 mismatched, 0 refused" in run.out
+    assert sorted(p.name for p in yolo.parent.iterdir()) == before
+
+
+def test_analyze_json(qdqtool, yolo):
+    run = qdqtool("analyze", yolo, "--json")
+    doc = json.loads(run.out)
+    assert doc["schema_version"] == 1 and doc["command"] == "analyze" and doc["target"] == "tensorrt"
+    assert doc["summary"]["groups"] == 6 and doc["summary"]["mismatched"] == 6
+    group = doc["groups"][0]
+    for key in ("id", "rules", "status", "why", "scale_min", "scale_max", "ratio", "dtypes", "zero_points",
+                "tensors", "members"):
+        assert key in group
+    assert {m["op"] for m in group["members"]} == {"Q", "DQ"}
+
+
+def test_analyze_placement_findings(qdqtool, tmp_path):
+    path = save(M.resnet_block("int8", skip="unquantized"), tmp_path / "resnet.onnx")
+    run = qdqtool("analyze", path)
+    assert run.code == 0
+    assert run.out.count("placement: block") == 2 and "already quantized for block1.conv1.in.Q" in run.out
+
+
+def test_merge_writes_a_valid_model_and_never_touches_the_input(qdqtool, yolo, tmp_path):
+    before = digest(yolo)
+    out = tmp_path / "merged.onnx"
+    run = qdqtool("merge", yolo, "-o", out)
+    assert run.code == 0, run.err
+    assert run.out.strip().splitlines()[-1].startswith("PASSED | 6 group(s) unified, 0 refused | worst cosine")
+    assert digest(yolo) == before
+    merged = onnx.load(out)
+    onnx.checker.check_model(merged, full_check=True)
+    after = find_scale_groups(merged, load_rules())
+    assert {g.status for g in after.groups} == {GroupStatus.CONSISTENT}
+    # atomic write: no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged.onnx", "yolo.onnx"]
+    # merging the merged model again changes nothing
+    again = tmp_path / "again.onnx"
+    assert qdqtool("merge", out, "-o", again).code == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_merge_default_output_name(qdqtool, yolo):
+    assert qdqtool("merge", yolo, "--no-verify").code == 0
+    assert (yolo.parent / "yolo.merged.onnx").exists()
+
+
+def test_merge_json_and_dry_run(qdqtool, yolo):
+    run = qdqtool("merge", yolo, "--dry-run", "--json")
+    assert run.code == 0
+    doc = json.loads(run.out)
+    assert doc["dry_run"] and doc["output"] is None and doc["numeric_check"] is None
+    assert [a["action"] for a in doc["actions"]] == ["unified"] * 6
+    assert not (yolo.parent / "yolo.merged.onnx").exists()
+    run = qdqtool("merge", yolo, "--json")
+    doc = json.loads(run.out)
+    check = doc["numeric_check"]
+    assert check["passed"] and check["worst_cosine"] >= 0.99
+    assert check["outputs"][0]["axes"] == [1, 2]  # box rows / class rows and the two anchor levels
+    assert doc["deduplicated"] and doc["output"].endswith("yolo.merged.onnx")
+
+
+def test_merge_example(qdqtool, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = qdqtool("merge", "--example")
+    assert run.code == 0, run.err
+    assert "PASSED" in run.out
+    onnx.checker.check_model(onnx.load(tmp_path / "yolov6_qat.merged.onnx"), full_check=True)
+
+
+def test_a_destroyed_branch_fails_the_check_even_when_the_global_cosine_is_perfect(qdqtool, tmp_path):
+    path = save(M.extreme_ratio(), tmp_path / "extreme.onnx")
+    refused = qdqtool("merge", path, "--dry-run", "--json")
+    assert refused.code == 0 and json.loads(refused.out)["actions"][0]["action"] == "refused"
+    forced = qdqtool("merge", path, "--max-scale-ratio", "1e6", "--json")
+    assert forced.code == 1
+    check = json.loads(forced.out)["numeric_check"]
+    output = check["outputs"][0]
+    assert output["overall"]["cosine"] > 0.999  # the boxes dominate the whole-tensor cosine
+    assert output["worst"]["slice"] == "axis 1 [4:8]" and output["worst"]["cosine"] < 0.5  # class rows destroyed
+    assert "numeric check failed" in forced.err and forced.err.count("\n") == 1
+    assert not (tmp_path / "extreme.merged.onnx").exists()
+
+
+def test_min_cosine_threshold(qdqtool, yolo):
+    assert qdqtool("merge", yolo, "--min-cosine", "0.999999").code == 1
+    assert qdqtool("merge", yolo, "--min-cosine", "0.9").code == 0
+
+
+def test_user_inputs_and_input_shapes(qdqtool, yolo, tmp_path):
+    import numpy as np
+
+    data = tmp_path / "inputs.npz"
+    np.savez(data, images=np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32))
+    run = qdqtool("merge", yolo, "--inputs", data, "--min-cosine", "0.9", "--json")
+    assert run.code == 0 and json.loads(run.out)["numeric_check"]["inputs"] == str(data)
+    bad = qdqtool("merge", yolo, "--input-shape", "nope:1x3", "--json")
+    assert bad.code == 2 and "unknown input" in bad.err
+
+
+def test_no_qdq_is_nothing_to_do(qdqtool, tmp_path):
+    path = save(M.no_qdq(), tmp_path / "float.onnx")
+    run = qdqtool("merge", path)
+    assert run.code == 0 and "nothing to do" in run.out
+    assert not (tmp_path / "float.merged.onnx").exists()
+    assert qdqtool("analyze", path).code == 0
+
+
+def test_opset21_model_is_checked(qdqtool, tmp_path):
+    path = save(M.yolov6_qat("int8", opset=21), tmp_path / "y21.onnx")
+    run = qdqtool("merge", path)
+    assert run.code == 0, run.err
+
+
+@pytest.mark.parametrize("command", ["analyze", "merge"])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.onnx", "no such file"),
+        (lambda d: d, "is a folder"),
+        (lambda d: write(d / "empty.onnx", b""), "empty file"),
+        (lambda d: write(d / "text.onnx", b"hello, I am not a model\n"), "ONNX"),
+        (lambda d: write(d / "cut.onnx", M.yolov6_qat().SerializeToString()[:5000]), "truncated"),
+    ],
+    ids=["missing", "folder", "empty", "not-onnx", "truncated"],
+)
+def test_bad_input_is_one_line_and_exit_2(qdqtool, tmp_path, command, make, message):
+    run = qdqtool(command, make(tmp_path))
+    assert run.code == 2
+    assert message in run.err and run.err.count("\n") == 1 and "Traceback" not in run.err
+
+
+def test_usage_errors(qdqtool, yolo):
+    for args in (["merge"], ["merge", yolo, "--example"], ["merge", yolo, "--policy", "min"],
+                 ["analyze", yolo, "--target", "nope"], ["merge", yolo, "-o", yolo]):
+        run = qdqtool(*args)
+        assert run.code == 2, args
+        assert run.err.count("\n") == 1 and "Traceback" not in run.err, args
+
+
+def test_debug_shows_the_traceback(qdqtool, tmp_path):
+    run = qdqtool("analyze", tmp_path / "missing.onnx", "--debug")
+    assert run.code == 2 and "Traceback" in run.err
+
+
+def test_help_works_for_every_command(qdqtool):
+    run = qdqtool("--help")
+    assert run.code == 0
+    for name in ("analyze", "merge"):
+        assert name in run.out
+        assert qdqtool(name, "--help").code == 0
