@@ -51,7 +51,8 @@ def summary_rows(report: EngineReport, summary: EngineSummary) -> list[tuple[str
             )
         )
     if summary.layer_time_ms is not None:
-        runs = f", averaged over {report.profile_runs} runs" if report.profile_runs else ""
+        n = report.profile_runs
+        runs = f", averaged over {n} run{'s' if n != 1 else ''}" if n else ""
         rows.append((LAYER_TIME_LABEL, f"{ms(summary.layer_time_ms)} ms{runs}"))
         rows.append(
             (
