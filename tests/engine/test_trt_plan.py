@@ -81,7 +81,8 @@ def test_without_tensorrt_one_line_names_the_extra_and_the_json_route(plan, no_t
     message = str(err.value)
     assert "\n" not in message
     assert "pip install 'qdqtool[tensorrt]'" in message
-    assert "trtexec" in message and "--exportLayerInfo=" in message and "--profilingVerbosity=detailed" in message
+    assert "trtexec" in message and "--exportLayerInfo=" in message and "--exportProfile=" in message
+    assert "--profilingVerbosity=detailed" in message
     assert "engine.plan" in message
 
 
