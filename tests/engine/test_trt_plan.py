@@ -187,3 +187,18 @@ def test_importing_qdqtool_never_imports_tensorrt(tmp_path, engine_json):
 def test_real_tensorrt_rejects_a_non_engine(plan):
     with pytest.raises(BadInputError, match="TensorRT says"):
         engine_report_from_plan(plan)
+
+
+def test_folder_holding_a_plan_and_its_profile(monkeypatch, tmp_path, engine_json):
+    (tmp_path / "model.engine").write_bytes(BLOB)
+    (tmp_path / "profile.json").write_bytes((engine_json / "trt10_metadata" / "profile.json").read_bytes())
+    info = (engine_json / "trt10_metadata" / "layers.json").read_text()
+    fake_tensorrt(monkeypatch, lambda logger, data, engine: engine(), info=info)
+    report = engine_report_from_path(tmp_path)
+    assert report.source == str(tmp_path / "model.engine") and report.has_layer_times
+
+
+def test_folder_holding_a_plan_without_tensorrt(tmp_path, no_tensorrt):
+    (tmp_path / "model.plan").write_bytes(BLOB)
+    with pytest.raises(MissingDependencyError, match="qdqtool\\[tensorrt\\]"):
+        engine_report_from_path(tmp_path)
