@@ -174,15 +174,17 @@ def _nonzero(q: Quantizer) -> bool:
     "QDQ111", "nonzero-zero-point", "onnx", Severity.ERROR,
     "A Q/DQ has a non-zero zero point on a target that needs symmetric quantization.",
     """TensorRT accepts only symmetric quantization: every zero point must be 0 (IQuantizeLayer), so the model is
-    rejected or the layer falls back to float.""",
+    rejected or the layer falls back to float. Q/DQ of a type the target cannot run at all (UINT8 for TensorRT) are
+    reported by QDQ114 instead.""",
     """Re-export with symmetric INT8 quantization (zero point 0): for example `quant_min=-128, quant_max=127,
     qscheme=torch.per_tensor_symmetric`, or `ActivationSymmetric=True` in onnxruntime.quantization.""",
 )
 def nonzero_zero_point(ctx: LintContext) -> Iterator[Hit]:
     if not ctx.rules.symmetric:
         raise Skip(f"target {ctx.rules.name} accepts asymmetric quantization")
+    runs = SUPPORTED_TYPES.get(ctx.rules.name)
     for q in ctx.analysis.quantizers:
-        if _nonzero(q):
+        if _nonzero(q) and (runs is None or q.params.dtype in runs):  # other types are QDQ114's finding
             zps = sorted({int(z) for z in q.params.zero_point.ravel()})
             shown = ", ".join(map(str, zps[:4])) + (" ..." if len(zps) > 4 else "")
             kind = "weight" if q.is_weight else "activation"

@@ -1,0 +1,93 @@
+"""Helpers for the `qdqtool check` and `qdqtool report` tests: save a model, run the check, pick findings.
+
+The fixtures are imported by the conftest.py of tests/check, tests/report and tests/cli.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import onnx
+import pytest
+
+from qdqtool.report.lint.run import CheckRequest, ModelCheck, check_model
+from tests.fixtures.registry import get
+
+ENGINE_JSON = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"
+TRT_SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "trt-samples"
+
+
+def lint(path: Path, **options) -> ModelCheck:
+    """Run the check on one model without looking for config files (unless use_config=True or config= is given)."""
+    options.setdefault("use_config", False)
+    return check_model(path, CheckRequest(models=[path], **options))
+
+
+def ids(run: ModelCheck) -> list[str]:
+    """The rule ids that found something."""
+    return sorted({v.rule.id for v in run.violations})
+
+
+def by_rule(run: ModelCheck, rule_id: str) -> list:
+    return [v for v in run.violations if v.rule.id == rule_id]
+
+
+@pytest.fixture
+def save(tmp_path: Path) -> Callable[..., Path]:
+    """save("yolov6_qat_int8") or save(model, "name.onnx"): write a model into tmp_path, return its path."""
+
+    def _save(model: str | onnx.ModelProto, filename: str | None = None) -> Path:
+        if isinstance(model, str):
+            filename = filename or f"{model}.onnx"
+            model = get(model).build()
+        path = tmp_path / (filename or "model.onnx")
+        onnx.save(model, str(path))
+        return path
+
+    return _save
+
+
+@pytest.fixture
+def trt_samples() -> Path:
+    """The real TensorRT sample files (../shared/trt-samples); skips the test when they are absent."""
+    if not TRT_SAMPLES.is_dir():
+        pytest.skip(f"real TensorRT samples not found at {TRT_SAMPLES.resolve()} (they live beside the repo in CI)")
+    return TRT_SAMPLES
+
+
+def trt_layer(name: str, layer_type: str, inputs: list[str], outputs: list[str], origin: str | None = None) -> dict:
+    """One detailed TensorRT layer-information entry; dtypes as short names ("int8", "fp16", "fp32")."""
+    formats = {
+        "int8": "Thirty-two wide channel vectorized row major Int8 format",
+        "fp16": "Row major linear FP16 format",
+        "fp32": "Row major linear FP32",
+    }
+    layer = {
+        "Name": name,
+        "LayerType": layer_type,
+        "Inputs": [{"Name": f"{name}.in{i}", "Dimensions": [1, 8, 8, 8], "Format/Datatype": formats[d]}
+                   for i, d in enumerate(inputs)],
+        "Outputs": [{"Name": f"{name}.out{i}", "Dimensions": [1, 8, 8, 8], "Format/Datatype": formats[d]}
+                    for i, d in enumerate(outputs)],
+    }
+    if origin:
+        layer["Origin"] = origin
+    return layer
+
+
+def write_engine(folder: Path, layers: list[dict], times_ms: dict[str, float] | None = None,
+                 latencies_ms: list[float] | None = None) -> Path:
+    """Write layers.json (+ profile.json, timing.json) as trtexec does; return the folder."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "layers.json").write_text(json.dumps({"Layers": layers, "Bindings": []}))
+    if times_ms is not None:
+        total = sum(times_ms.values())
+        records = [{"name": n, "timeMs": t * 10, "averageMs": t, "medianMs": t, "percentage": 100 * t / total}
+                   for n, t in times_ms.items()]
+        (folder / "profile.json").write_text(json.dumps([{"count": 10}, *records]))
+    if latencies_ms is not None:
+        (folder / "timing.json").write_text(json.dumps([{"latencyMs": v} for v in latencies_ms]))
+    return folder

@@ -1,0 +1,85 @@
+"""Engine-side lint rules (QDQ2xx) on small engine files written here and on real TensorRT samples."""
+
+from __future__ import annotations
+
+from tests.check.helpers import ENGINE_JSON, by_rule, ids, lint, trt_layer, write_engine
+
+YOLO_LAYERS = [
+    trt_layer("backbone.stem.in.Q", "Reformat", ["fp32"], ["int8"], origin="QDQ"),
+    trt_layer("backbone.stem.conv + backbone.stem.act", "CaskConvolution", ["int8"], ["int8"]),
+    trt_layer("neck.Rep_p4.in.Q", "Reformat", ["fp16"], ["int8"], origin="QDQ"),
+    trt_layer("neck.Rep_p4.conv + neck.Rep_p4.act", "CaskConvolution", ["fp16"], ["fp16"]),
+    trt_layer("Reformatting CopyNode for Input Tensor 0 to detect.cat", "Reformat", ["fp16"], ["fp32"],
+              origin="REFORMAT"),
+]
+YOLO_TIMES = {
+    "backbone.stem.in.Q": 0.01,
+    "backbone.stem.conv + backbone.stem.act": 0.10,
+    "neck.Rep_p4.in.Q": 0.02,
+    "neck.Rep_p4.conv + neck.Rep_p4.act": 0.20,
+    "Reformatting CopyNode for Input Tensor 0 to detect.cat": 0.03,
+}
+
+
+def test_engine_rules_skip_without_an_engine(save):
+    run = lint(save("yolov6_qat_int8"))
+    states = {s.rule.id: (s.state, s.reason) for s in run.statuses if s.rule.side == "engine"}
+    assert {state for state, _ in states.values()} == {"skipped"}
+    assert "--engine" in states["QDQ201"][1]
+
+
+def test_unfused_qdq_layers_name_the_onnx_nodes_and_their_group(save, tmp_path):
+    engine = write_engine(tmp_path / "engine", YOLO_LAYERS, YOLO_TIMES)
+    run = lint(save("yolov6_qat_int8"), engine=engine)
+    found = {v.layer: v for v in by_rule(run, "QDQ201")}
+    assert set(found) == {"backbone.stem.in.Q", "neck.Rep_p4.in.Q"}
+    assert found["backbone.stem.in.Q"].group is None
+    grouped = found["neck.Rep_p4.in.Q"]
+    assert grouped.group is not None and f"mismatched scale group {grouped.group}" in grouped.message
+    assert grouped.nodes == ("neck.Rep_p4.in.Q",)
+
+
+def test_conv_in_an_int8_region_running_fp16(save, tmp_path):
+    engine = write_engine(tmp_path / "engine", YOLO_LAYERS, YOLO_TIMES)
+    (v,) = by_rule(lint(save("yolov6_qat_int8"), engine=engine), "QDQ203")
+    assert v.layer == "neck.Rep_p4.conv + neck.Rep_p4.act" and "reads fp16" in v.message
+
+
+def test_conv_reading_float_by_design_is_not_flagged(save, tmp_path):
+    layers = [trt_layer("conv1", "CaskConvolution", ["fp16"], ["fp16"])]
+    run = lint(save("no_qdq"), engine=write_engine(tmp_path / "engine", layers))
+    assert "QDQ203" not in ids(run)
+
+
+def test_reformat_time_share_threshold_and_option(save, tmp_path):
+    engine = write_engine(tmp_path / "engine", YOLO_LAYERS, YOLO_TIMES)
+    model = save("yolov6_qat_int8")
+    (v,) = by_rule(lint(model, engine=engine), "QDQ202")
+    assert "16.7% of the summed layer time" in v.message and "above 10%" in v.message
+    config = tmp_path / "qdqtool.toml"
+    config.write_text("[rules.QDQ202]\nmax-share = 20\n")
+    assert not by_rule(lint(model, engine=engine, config=config), "QDQ202")
+
+
+def test_reformat_time_share_needs_a_profile(save, tmp_path):
+    run = lint(save("yolov6_qat_int8"), engine=write_engine(tmp_path / "engine", YOLO_LAYERS))
+    status = next(s for s in run.statuses if s.rule.id == "QDQ202")
+    assert status.state == "skipped" and "--profile" in status.reason
+    assert by_rule(run, "QDQ201"), "the other engine rules still run"
+
+
+def test_names_only_engine_skips_the_precision_rule(save):
+    run = lint(save("yolov6_qat_int8"), engine=ENGINE_JSON / "names_only.layers.json")
+    status = next(s for s in run.statuses if s.rule.id == "QDQ203")
+    assert status.state == "skipped" and "names-only" in status.reason
+
+
+def test_real_engines_count_the_unfused_quantizers(save, trt_samples):
+    """pytorch-quantization's ResNet-18 placements on an A100 (TREx samples): 10, 3 and 1 standalone Q/DQ."""
+    counts = {}
+    for name, folder in (("resnet18_qat", "qat"), ("resnet18_qat_residual", "qat-residual"),
+                         ("resnet18_qat_residual_qgap", "qat-residual-qgap")):
+        run = lint(save(name), engine=trt_samples / "trex-resnet18-pytorch-A100" / folder)
+        counts[name] = len(by_rule(run, "QDQ201"))
+        assert run.metrics.conv_int8 == run.metrics.conv_total == 21
+    assert counts == {"resnet18_qat": 10, "resnet18_qat_residual": 3, "resnet18_qat_residual_qgap": 1}
