@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from qdqtool.report.lint.run import CheckResult
-from tests.check.helpers import lint, save, trt_layer, trt_samples, write_engine  # noqa: F401 - fixtures
+from tests.check import helpers
+from tests.check.helpers import lint, trt_layer, write_engine
+
+save, trt_samples = helpers.save, helpers.trt_samples  # fixtures
 
 WAIVER = """
 [[waive]]
@@ -16,7 +19,7 @@ reason = "accepted, 50% of P4 | see #12"
 
 
 @pytest.fixture
-def check_result(save, tmp_path, monkeypatch) -> CheckResult:  # noqa: F811 - the fixture above
+def check_result(save, tmp_path, monkeypatch) -> CheckResult:
     """yolov6_qat_int8 with one waived Concat finding and a standalone Q/DQ engine layer; cwd = the model's folder."""
     model = save("yolov6_qat_int8")
     (tmp_path / "qdqtool.toml").write_text(WAIVER)
