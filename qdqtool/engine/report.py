@@ -9,8 +9,12 @@ produce an ``EngineReport``, so ``diff``, ``check`` and ``report`` never branch 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
+
+REPORT_FORMAT = "qdqtool-engine-report"  # the "format" key of engine_report.json (EngineReport.to_dict)
+REPORT_VERSION = 1
 
 
 class LayerClass(str, Enum):
@@ -111,3 +115,45 @@ class EngineReport:
     def has_layer_times(self) -> bool:
         """True when per-layer times were measured (a profile was read)."""
         return self.measured and any(layer.avg_ms is not None for layer in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in the report as JSON-ready data (``engine_report.json``); :meth:`from_dict` reads it back.
+
+            >>> assert EngineReport.from_dict(report.to_dict()) == report
+        """
+        data = asdict(self)
+        for layer in data["layers"]:
+            layer["cls"] = LayerClass(layer["cls"]).value
+        return {"format": REPORT_FORMAT, "version": REPORT_VERSION, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineReport:
+        """Rebuild a report written by :meth:`to_dict`. Raises ValueError (naming the field) on another document."""
+        if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
+            raise ValueError(f"not a {REPORT_FORMAT} document (no \"format\": \"{REPORT_FORMAT}\")")
+        if data.get("version") != REPORT_VERSION:
+            raise ValueError(f"{REPORT_FORMAT} version {data.get('version')!r}; this qdqtool reads {REPORT_VERSION}")
+        fields = {k: v for k, v in data.items() if k not in ("format", "version")}
+        try:
+            fields["layers"] = [_layer_from_dict(layer) for layer in fields.get("layers", [])]
+            latency = fields.get("latency")
+            fields["latency"] = Latency(runs_ms=[float(v) for v in latency["runs_ms"]]) if latency else None
+            return cls(**fields)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"malformed {REPORT_FORMAT} document: {type(err).__name__}: {err}") from None
+
+
+def _tensor_from_dict(data: dict[str, Any]) -> TensorInfo:
+    shape = data.get("shape")
+    return TensorInfo(name=data["name"], shape=tuple(shape) if shape is not None else None, dtype=data.get("dtype"),
+                      format=data.get("format"))
+
+
+def _layer_from_dict(data: dict[str, Any]) -> Layer:
+    data = dict(data)
+    data["cls"] = LayerClass(data.get("cls", LayerClass.OTHER.value))
+    data["inputs"] = [_tensor_from_dict(t) for t in data.get("inputs", [])]
+    data["outputs"] = [_tensor_from_dict(t) for t in data.get("outputs", [])]
+    data["onnx_nodes"] = tuple(data.get("onnx_nodes", ()))
+    data["weights"] = tuple(data.get("weights", ()))
+    return Layer(**data)
