@@ -159,15 +159,30 @@ def test_weights_are_never_grouped():
 
 
 def test_real_quantizer_output(tmp_path):
-    """onnxruntime.quantization.quantize_static (QDQ) output: shared scales around MaxPool/Resize by construction."""
+    """onnxruntime.quantization.quantize_static (QDQ format): analyze and merge a real quantizer's output."""
+    from qdqtool.surgery.merge import merge_scales
+    from qdqtool.verify.inputs import random_inputs
+    from qdqtool.verify.numerics import compare_models
+
     model = M.ort_quantized_small_cnn(tmp_path)
     assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
-    for rules in (TRT, ORT):
-        analysis = find_scale_groups(model, rules)
-        for group in analysis.groups:
-            # ORT's quantizer gives a move-through op's output the input's own scale initializer
-            if group.rules == ("move-through",):
-                assert group.status is GroupStatus.CONSISTENT
+    analysis = find_scale_groups(model, ORT)
+    for group in analysis.groups:
+        # ORT's quantizer gives a move-through op's output the input's own scale initializer
+        if group.rules == ("move-through",):
+            assert group.status is GroupStatus.CONSISTENT
+    trt = find_scale_groups(model, TRT)
+    assert group_sets(trt) == expected(M.ORT_SMALL_CNN_GROUPS)
+    (group,) = trt.groups
+    assert group.status is GroupStatus.MISMATCHED and group.dtypes == ["uint8"]
+    merged = onnx.ModelProto()
+    merged.CopyFrom(model)
+    result = merge_scales(merged, TRT)
+    assert [a.action for a in result.actions] == ["unified"]
+    onnx.checker.check_model(merged, full_check=True)
+    assert {g.status for g in find_scale_groups(merged, TRT).groups} == {GroupStatus.CONSISTENT}
+    check = compare_models(model, merged, random_inputs(model), min_cosine=0.98, reference_model=model)
+    assert check, check.worst
 
 
 def _dq_relu_q():

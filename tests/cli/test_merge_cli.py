@@ -80,8 +80,9 @@ def test_merge_writes_a_valid_model_and_never_touches_the_input(qdqtool, yolo, t
     assert again.read_bytes() == out.read_bytes()
 
 
-def test_merge_default_output_name(qdqtool, yolo):
-    assert qdqtool("merge", yolo, "--no-verify").code == 0
+def test_merge_default_output_name_and_no_verify(qdqtool, yolo):
+    run = qdqtool("merge", yolo, "--no-verify", "--json")
+    assert run.code == 0 and json.loads(run.out)["numeric_check"] is None
     assert (yolo.parent / "yolo.merged.onnx").exists()
 
 
