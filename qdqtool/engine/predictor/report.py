@@ -1,0 +1,126 @@
+"""EngineReportFromTrtSim: predict, on the CPU, the layers TensorRT would build from a Q/DQ ONNX model.
+
+The result is an :class:`EngineReport` like a real build's, marked ``measured=False``: layer names are the fused
+ONNX nodes joined by `` + `` as TensorRT writes them (``conv1.weight + QuantizeLinear_7 + Conv_9 + MaxPool_12``),
+each layer has a class, per-tensor precisions and a ``cost`` (bytes read and written: activations at their
+predicted precision, plus weights), never a time. ``layer.raw["why"]`` says why a standalone Q/DQ could not fuse.
+
+    >>> report = engine_report_from_trt_sim("model.onnx")
+    >>> assert report.backend == "trt-sim" and not report.measured
+    >>> assert all(layer.cost is not None for layer in report.layers)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import onnx
+
+from qdqtool.analysis.rules import RuleSet, load_rules
+from qdqtool.engine.predictor.config import PredictorRules
+from qdqtool.engine.predictor.fusion import LayerPlan, plan_layers
+from qdqtool.engine.predictor.graph import SimGraph
+from qdqtool.engine.predictor.propagation import propagate
+from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
+from qdqtool.io.onnx_io import load_model
+from qdqtool.ir.index import GraphIndex
+
+BACKEND = "trt-sim"
+ModelInput = str | os.PathLike | onnx.ModelProto | GraphIndex
+
+
+def _layer(g: SimGraph, plan: LayerPlan) -> Layer:
+    def info(tensor: str, dtype: str) -> TensorInfo:
+        shape = g.shapes.get(tensor)
+        return TensorInfo(name=tensor, shape=tuple(shape) if shape is not None else None, dtype=dtype)
+
+    cost = 0
+    if plan.cls is not LayerClass.NOOP:
+        cost = sum(g.nbytes(t, d) for t, d in plan.inputs + plan.outputs)
+        cost += sum(g.constant_nbytes(w, d or None) for w, d in plan.weight_bytes)
+    raw = {"predicted": True, "implements": list(dict.fromkeys(plan.implements))}
+    if plan.why:
+        raw["why"] = plan.why
+    return Layer(
+        name=plan.name,
+        type=plan.type,
+        cls=plan.cls,
+        origin=plan.origin,
+        inputs=[info(t, d) for t, d in plan.inputs],
+        outputs=[info(t, d) for t, d in plan.outputs],
+        onnx_nodes=tuple(dict.fromkeys(plan.node_tokens)),
+        weights=tuple(plan.weights),
+        cost=float(cost),
+        raw=raw,
+    )
+
+
+def _index_of(model: ModelInput) -> tuple[GraphIndex, str]:
+    if isinstance(model, GraphIndex):
+        return model, model.graph.name or "<model>"
+    if isinstance(model, onnx.ModelProto):
+        return GraphIndex(model), model.graph.name or "<model>"
+    return GraphIndex(load_model(model).model), str(model)
+
+
+def predict_engine(
+    model: ModelInput | Callable[[], ModelInput],
+    rules: RuleSet | str | None = None,
+    float_precision: str | None = None,
+    source: str | None = None,
+) -> EngineReport:
+    """Predict the engine TensorRT would build from ``model``.
+
+    Args:
+        model (path | ModelProto | GraphIndex | callable): The Q/DQ ONNX model (never modified).
+        rules (RuleSet | str): The rules, or a target name / rules file. Defaults to ``tensorrt``.
+        float_precision (str): ``"onnx"``, ``"fp16"`` or ``"fp32"`` for float layers. Defaults to the rules file's.
+        source (str): Where the model came from, for messages. Defaults to the path or the graph name.
+
+    Returns:
+        EngineReport: ``backend="trt-sim"``, ``measured=False``; each layer's ``cost`` is bytes moved.
+    """
+    model = model() if callable(model) else model
+    ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
+    config = PredictorRules.from_rules(ruleset, float_precision)
+    index, where = _index_of(model)
+    graph = propagate(SimGraph.from_index(index, config))
+    layers = [_layer(graph, plan) for plan in plan_layers(graph)]
+    notes = [
+        f"predicted by qdqtool's TensorRT fusion simulator from {Path(ruleset.path).name}, not built: layer costs "
+        "are bytes moved, not times",
+        "reformat (layout/precision copy) layers are not predicted: TensorRT picks them with the kernels' tactics",
+        *graph.notes,
+    ]
+    return EngineReport(
+        backend=BACKEND,
+        source=source or where,
+        layers=layers,
+        measured=False,
+        notes=notes,
+        bindings=sorted(index.graph_inputs) + [o.name for o in index.graph.output],
+    )
+
+
+class EngineReportFromTrtSim:
+    """Loader form of :func:`predict_engine`: configure now, predict when called.
+
+    Each argument may be a value or a callable returning one, so a chain is built before anything is read.
+    """
+
+    def __init__(
+        self,
+        model: ModelInput | Callable[[], ModelInput],
+        rules: RuleSet | str | None = None,
+        float_precision: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.model, self.rules, self.float_precision, self.source = model, rules, float_precision, source
+
+    def __call__(self) -> EngineReport:
+        return predict_engine(self.model, self.rules, self.float_precision, self.source)
+
+
+engine_report_from_trt_sim = predict_engine
