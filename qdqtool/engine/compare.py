@@ -1,0 +1,171 @@
+"""compare: merge a model, build the original and the merged one on a backend, diff them, and judge the result.
+
+Steps: :func:`~qdqtool.verify.checked_merge.checked_merge` (the merge job with its numeric check) writes the merged
+model; the backend builds both models (``before/`` and ``after/``); :func:`~qdqtool.engine.diff.diff_engines`
+pairs their layers; when the backend can run models, both are timed in interleaved rounds and
+:func:`~qdqtool.engine.latency.judge_latency` decides ``faster`` / ``no gain`` / ``regression``.
+
+The result is False (exit 1 in the CLI) when the merged model is slower beyond the noise or fails the numeric
+check. It never claims an improvement its numbers do not show: the latency verdict comes from the measured
+rounds only, and the leftover Q/DQ counts from the built engines only.
+
+    >>> result = compare(CompareRequest(model=Path("model.onnx"), backend="onnxruntime"))
+    >>> assert result.status in ("passed", "failed", "nothing to merge")
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from qdqtool.engine.backends import Backend, BuildOptions, ProgressSink, get_backend
+from qdqtool.engine.diff import EngineDiff, diff_engines
+from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS, LatencyComparison, interleaved_rounds, judge_latency
+from qdqtool.engine.report import EngineReport, Latency
+from qdqtool.errors import BadInputError
+from qdqtool.io.onnx_io import save_model
+from qdqtool.verify.checked_merge import MergeOutcome, MergeRequest, checked_merge
+
+
+@dataclass
+class CompareRequest:
+    """Everything ``qdqtool compare`` needs; "None means default"."""
+
+    model: Path
+    backend: str = "onnxruntime"
+    target: str | None = None  # None: the backend's own rules (onnxruntime -> onnxruntime-cpu)
+    policy: str = "max"
+    dedupe: bool = True
+    max_scale_ratio: float | None = None
+    min_cosine: float = 0.99
+    inputs: Path | None = None  # .npz for the numeric check
+    build: BuildOptions = field(default_factory=BuildOptions)
+    rounds: int = 7  # interleaved latency rounds (at least 5)
+    tolerance: float = DEFAULT_TOLERANCE  # relative latency change that counts as none
+    keep: Path | None = None  # keep every artefact here; None: a temporary folder, removed
+
+
+@dataclass
+class CompareResult:
+    """What compare found. True unless the merged model is slower beyond the noise or fails the numeric check."""
+
+    request: CompareRequest
+    target: str
+    merge: MergeOutcome
+    before: EngineReport | None = None  # None when there was nothing to merge
+    after: EngineReport | None = None
+    diff: EngineDiff | None = None
+    latency: LatencyComparison | None = None  # None when the backend cannot time models (a predictor)
+    artefacts: Path | None = None  # the --keep folder
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.merge.result.changed
+
+    @property
+    def numeric_ok(self) -> bool:
+        return bool(self.merge)
+
+    @property
+    def qdq_counts(self) -> tuple[int, int] | None:
+        if self.before is None or self.after is None:
+            return None
+        return len(self.before.leftover_qdq), len(self.after.leftover_qdq)
+
+    @property
+    def status(self) -> str:
+        if not self.changed:
+            return "nothing to merge"
+        return "passed" if self else "failed"
+
+    def __bool__(self) -> bool:
+        return self.numeric_ok and (self.latency is None or bool(self.latency))
+
+    def status_line(self) -> str:
+        """``PASSED | leftover Q/DQ 6 -> 2 | latency 0.210 -> 0.180 ms (-14.3 %, faster) | worst cosine 0.9999``."""
+        if not self.changed:
+            return f"PASSED | nothing to merge for {self.target}: every scale group is consistent or refused"
+        parts = [self.status.upper()]
+        counts = self.qdq_counts
+        if counts:
+            parts.append(f"leftover Q/DQ {counts[0]} -> {counts[1]}")
+        lat = self.latency
+        if lat is not None:
+            parts.append(f"latency {lat.before.median:.3f} -> {lat.after.median:.3f} ms ({lat.change:+.1%}, "
+                         f"{lat.verdict})")
+        else:
+            parts.append("latency not measured")
+        check = self.merge.check
+        if check is not None:
+            parts.append(f"worst cosine {check.worst_cosine:.6f}" + ("" if check else f" < {check.min_cosine}"))
+        return " | ".join(parts)
+
+
+def _build(backend: Backend, model: Path, folder: Path, options: BuildOptions,
+           progress: ProgressSink | None, label: str) -> EngineReport:
+    def tell(phase: str, done: int | None, total: int | None) -> None:
+        if progress is not None:
+            progress(f"{label}: {phase}", done, total)
+
+    return backend.loader()(model, folder, options, tell)()
+
+
+def compare(request: CompareRequest, progress: ProgressSink | None = None) -> CompareResult:
+    """Merge, build both models, diff and judge (see the module docstring).
+
+    Args:
+        request (CompareRequest): What to compare.
+        progress (ProgressSink): Told about each phase. Defaults to None.
+    """
+    if request.rounds < MIN_ROUNDS:
+        raise BadInputError(f"--rounds {request.rounds}: at least {MIN_ROUNDS} interleaved rounds are needed")
+    backend = get_backend(request.backend)
+    target = request.target or backend.default_target
+    work = Path(request.keep) if request.keep else Path(tempfile.mkdtemp(prefix="qdqtool-compare-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _compare(request, backend, target, work, progress)
+    finally:
+        if request.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
+             progress: ProgressSink | None) -> CompareResult:
+    merged = work / f"{Path(request.model).stem}.merged.onnx"
+    if progress is not None:
+        progress("merging", None, None)
+    outcome = checked_merge(MergeRequest(
+        model=Path(request.model), output=merged, target=target, policy=request.policy, dedupe=request.dedupe,
+        max_scale_ratio=request.max_scale_ratio, min_cosine=request.min_cosine,
+        input_shapes=request.build.input_shapes, inputs=request.inputs, seed=request.build.seed,
+    ))
+    result = CompareResult(request=request, target=target, merge=outcome,
+                           artefacts=Path(request.keep) if request.keep else None)
+    if not outcome.result.changed:
+        return result
+    if not outcome.written:  # the numeric check failed: build it anyway, to show what the merge would have done
+        save_model(outcome.result.model, merged)
+        result.notes.append("the merged model failed the numeric check; it was built only to show the difference")
+    options = replace(request.build, latency=False)  # latency comes from the interleaved rounds below
+    before = _build(backend, Path(request.model), work / "before", options, progress, "before")
+    after = _build(backend, merged, work / "after", options, progress, "after")
+    timer = backend.timer()
+    if timer is None:
+        result.notes.append(f"the {backend.name} backend cannot run models: latency not measured")
+    else:
+        if progress is not None:
+            progress("timing", None, request.rounds)
+        with timer(Path(request.model), work / "before", request.build) as a, timer(merged, work / "after",
+                                                                                     request.build) as b:
+            a.time(request.build.warmup)
+            b.time(request.build.warmup)
+            rounds_a, rounds_b = interleaved_rounds(a, b, request.rounds, request.build.iterations)
+        result.latency = judge_latency(rounds_a, rounds_b, request.tolerance, request.build.iterations)
+        before.latency, after.latency = Latency(rounds_a), Latency(rounds_b)  # the diff shows the same numbers
+    result.before, result.after = before, after
+    result.diff = diff_engines(before, after, time_tolerance=request.tolerance)
+    return result
