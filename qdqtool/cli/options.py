@@ -42,3 +42,74 @@ def opt_profile_option(f):
     return click.option("--opt-profile", type=click.IntRange(min=0), default=None, metavar="N",
                         help="Optimization profile of a multi-profile engine (layers named '... [profile N]'). "
                              "Default: the one the profile JSON timed, else 0.")(f)
+
+
+# --- building engines (build, compare) ------------------------------------------------------------------------------
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """``4G``, ``512M``, ``1024K`` or plain bytes -> bytes."""
+    if value is None:
+        return None
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = value.strip().upper().removesuffix("IB").removesuffix("B")
+    try:
+        if text and text[-1] in units:
+            size = int(float(text[:-1]) * units[text[-1]])
+        else:
+            size = int(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected a size such as 4G, 512M or 1073741824") from None
+    if size <= 0:
+        raise click.BadParameter(f"{value!r}: must be positive")
+    return size
+
+
+def backend_option(f):
+    from qdqtool.engine.backends import BACKENDS
+
+    lines = "; ".join(f"{b.name}: {b.summary}" for b in BACKENDS.values())
+    return click.option("--backend", "-b", type=click.Choice(list(BACKENDS)), default="onnxruntime",
+                        show_default=True, help=f"Where to build. {lines}.")(f)
+
+
+def build_options(f):
+    """The options of BuildOptions: runs, threads, input shapes, and the TensorRT build settings."""
+    from pathlib import Path
+
+    options = [
+        click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,
+                     help="Untimed runs before profiling and before timing."),
+        click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True,
+                     help="Profiled runs (per-layer times) and timed runs (latency)."),
+        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="onnxruntime: intra- and inter-op threads (fixed, for stable numbers)."),
+        click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
+                     help="Shape of a dynamic input (repeatable); unset dynamic dimensions are 1."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input data."),
+        click.option("--strongly-typed/--no-strongly-typed", "strongly_typed", default=None,
+                     help="tensorrt: strongly typed network (Q/DQ alone decide precision) or INT8+FP16 flags. "
+                          "Default: strongly typed on TensorRT >= 11, flags on TensorRT 10."),
+        click.option("--timing-cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="tensorrt: timing cache file, read before and written after the build."),
+        click.option("--builder-optimization-level", type=click.IntRange(0, 5), default=None,
+                     help="tensorrt: builder optimization level (TensorRT's default: 3)."),
+        click.option("--workspace", callback=_parse_size, default=None, metavar="SIZE",
+                     help="tensorrt: workspace memory pool limit, e.g. 4G or 512M."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def build_options_from(params: dict):
+    """BuildOptions from the values of :func:`build_options` (popped from ``params``)."""
+    from qdqtool.engine.backends import BuildOptions
+    from qdqtool.verify.inputs import parse_input_shapes
+
+    return BuildOptions(
+        warmup=params.pop("warmup"), iterations=params.pop("iterations"), threads=params.pop("threads"),
+        input_shapes=parse_input_shapes(params.pop("input_shapes")), seed=params.pop("seed"),
+        strongly_typed=params.pop("strongly_typed"), timing_cache=params.pop("timing_cache"),
+        builder_optimization_level=params.pop("builder_optimization_level"), workspace=params.pop("workspace"),
+    )

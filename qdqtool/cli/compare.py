@@ -1,0 +1,113 @@
+"""qdqtool compare: merge, build the original and the merged model on a backend, diff them, and judge the result."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from qdqtool.cli.build import progress_display
+from qdqtool.cli.inspect import check_formats
+from qdqtool.cli.options import (
+    backend_option,
+    build_options,
+    build_options_from,
+    json_option,
+    markdown_option,
+    max_scale_ratio_option,
+    target_option,
+)
+from qdqtool.engine.compare import CompareRequest, compare
+from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS
+from qdqtool.errors import CheckFailed
+from qdqtool.io.atomic import write_text
+from qdqtool.report.compare_report import compare_document, compare_markdown, compare_renderable
+from qdqtool.surgery.policy import POLICIES
+
+
+@click.command("compare")
+@click.argument("model", type=click.Path(path_type=Path))
+@backend_option
+@target_option
+@click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
+              help="Merge policy (see `qdqtool merge --help`).")
+@max_scale_ratio_option
+@click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
+              help="The merge's numeric check fails below this worst-slice cosine.")
+@click.option("--inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="An .npz of real inputs for the numeric check (keys = input names).")
+@click.option("--rounds", type=click.IntRange(min=MIN_ROUNDS), default=7, show_default=True,
+              help="Interleaved latency rounds per model; each round is --iterations runs.")
+@click.option("--tolerance", type=click.FloatRange(min=0.0), default=DEFAULT_TOLERANCE * 100, show_default=True,
+              metavar="PCT", help="Latency changes within this many percent are 'no gain'.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep every artefact here: the merged model, before/ and after/ (the backend's files), "
+                   "compare.json.")
+@build_options
+@json_option
+@markdown_option
+def command(model: Path, backend: str, target: str | None, policy: str, max_scale_ratio: float | None,
+            min_cosine: float, inputs: Path | None, rounds: int, tolerance: float, keep: Path | None,
+            as_json: bool, as_markdown: bool, **params) -> None:
+    """Merge MODEL, build the original and the merged model on a backend, diff them, and say if it paid off.
+
+    Steps: `merge` for --target (default: the backend's own rules, onnxruntime-cpu for onnxruntime), with
+    its numeric check; `build` of both models (see `qdqtool build --help`); the layer diff of `qdqtool
+    diff`; then both models are timed in --rounds interleaved rounds (A B, B A, ...) of --iterations runs,
+    and the per-round ratios after/before decide the latency verdict:
+
+    \b
+      faster      median ratio <= 1 - tolerance, upper quartile < 1, and the median latency went down
+      regression  median ratio >= 1 + tolerance, lower quartile > 1, and the median latency went up
+      no gain     anything else: within the tolerance, or the rounds disagree (noise)
+
+    The verdict line reads e.g. `PASSED | leftover Q/DQ 6 -> 2 | latency 0.025 -> 0.022 ms (-13.1%,
+    faster) | worst cosine 0.999622`. Only measured numbers are reported; nothing is built when the
+    merge changes nothing ("nothing to merge").
+
+    \b
+    --json prints one document:
+      schema_version  1
+      tool, command   "qdqtool <version>", "compare"
+      model, backend, target, policy
+      status          "passed" | "failed" | "nothing to merge"
+      status_line     the verdict line as printed
+      merge           {changed, unified, refused, deduplicated[], numeric_check: null | {passed,
+                       min_cosine, worst_cosine, inputs, outputs[]} (as in `merge --json`)}
+      leftover_qdq    {before, after: counts of standalone Q/DQ layers, removed[], added[]: layer names}
+      reformat        {before, after}     layers {before, after}
+      latency         null (nothing built, or a backend that cannot run models) | {verdict, reason,
+                       rounds, iterations, tolerance, change (after/before - 1 of the medians),
+                       before_ms, after_ms: {median, q1, q3, min, max, values[] (round medians)},
+                       ratio: {same keys, per-round after/before}}
+      diff            null | the `diff --json` document of the two builds (its own verdict judges the
+                       layers and the profiled layer sums; the decision is `status`)
+      artefacts       the --keep folder or null
+      notes[]
+    Counts are null when nothing was built; times are milliseconds.
+
+    Exit codes: 0 passed or nothing to merge; 1 the merged model is slower beyond the noise
+    ("regression") or fails the numeric check; 2 bad input, usage, or a missing runtime.
+    """
+    check_formats(as_json, as_markdown)
+    request = CompareRequest(
+        model=model, backend=backend, target=target, policy=policy, max_scale_ratio=max_scale_ratio,
+        min_cosine=min_cosine, inputs=inputs, build=build_options_from(params), rounds=rounds,
+        tolerance=tolerance / 100.0, keep=keep,
+    )
+    with progress_display(not (as_json or as_markdown)) as progress:
+        result = compare(request, progress)
+    document = compare_document(result, version("qdqtool"))
+    if keep is not None:
+        write_text(keep / "compare.json", json.dumps(document, indent=2) + "\n")
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    elif as_markdown:
+        click.echo(compare_markdown(result), nl=False)
+    else:
+        Console().print(compare_renderable(result))
+    if not result:
+        raise CheckFailed(result.status_line().removeprefix("FAILED | "))
