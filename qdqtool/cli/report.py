@@ -1,0 +1,85 @@
+"""qdqtool report: one self-contained HTML page about a model, its merge and its engines (and Netron annotations)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import click
+
+from qdqtool.cli.options import max_scale_ratio_option, target_option
+from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.io.atomic import write_text
+from qdqtool.io.onnx_io import save_model
+from qdqtool.report.annotate import annotate_model
+from qdqtool.report.html.data import ReportRequest, collect_report
+from qdqtool.report.html.page import DRAWINGS, render_html
+from qdqtool.surgery.policy import POLICIES
+from qdqtool.verify.inputs import parse_input_shapes
+
+_PATH = click.Path(path_type=Path)
+
+
+@click.command("report")
+@click.argument("model", type=_PATH)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file. Default: MODEL.report.html beside the model.")
+@click.option("--merged", type=_PATH, default=None,
+              help="The merged model to compare with. Default: merge MODEL in memory (nothing is written).")
+@click.option("--before", type=_PATH, default=None, help="Engine built from MODEL (layer JSON, folder or plan).")
+@click.option("--after", type=_PATH, default=None, help="Engine built from the merged model.")
+@click.option("--before-profile", type=_PATH, default=None, help="Per-layer profile JSON of --before.")
+@click.option("--after-profile", type=_PATH, default=None, help="Per-layer profile JSON of --after.")
+@click.option("--annotate", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="OUT.onnx",
+              help="Also write a copy of MODEL whose nodes carry their group, rule and scale change (for Netron).")
+@target_option
+@max_scale_ratio_option
+@click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
+              help="Merge policy for the in-memory merge.")
+@click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime numeric check.")
+@click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
+              help="The numeric check fails below this worst-slice cosine.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
+              help="Shape for a dynamic input of the numeric check (repeatable).")
+@click.option("--inputs", type=_PATH, default=None, help="An .npz of real inputs for the numeric check.")
+@click.option("--drawing", type=click.Choice(DRAWINGS), default="auto", show_default=True,
+              help="auto: Graphviz when its `dot` is installed, else qdqtool's own SVG layout; builtin: always ours.")
+def command(model: Path, output: Path | None, merged: Path | None, before: Path | None, after: Path | None,
+            before_profile: Path | None, after_profile: Path | None, annotate: Path | None, target: str | None,
+            max_scale_ratio: float | None, policy: str, no_verify: bool, min_cosine: float,
+            input_shapes: tuple[str, ...], inputs: Path | None, drawing: str) -> None:
+    """Write one self-contained HTML report about MODEL: what merging its scales changes, and what it did.
+
+    The page (no network access needed to view it) holds the scale-group table; for each group the merge
+    changes, a before/after drawing of its subgraph with the scales on the edges; with --before/--after,
+    the engine diff (totals, Q/DQ layers gone or new, fusion, precision and time changes) and a bar chart of
+    per-kernel time before and after; and the ONNX Runtime numeric check of original vs merged.
+
+    --annotate OUT.onnx writes a copy of MODEL whose Q/DQ nodes and joining ops carry metadata_props
+    (qdqtool.group, qdqtool.rule, qdqtool.lint, qdqtool.status, qdqtool.scale) and a `qdqtool:` doc_string line.
+    Exit codes: 0 written, 1 the numeric check failed (the report is still written), 2 bad input or usage.
+    """
+    output = output or model.with_name(model.stem + ".report.html")
+    for target_path in (output, annotate):
+        if target_path is not None and target_path.resolve() == model.resolve():
+            raise BadInputError(f"{target_path}: would overwrite the model; choose another file")
+    request = ReportRequest(
+        model=model, merged=merged, before=before, after=after, before_profile=before_profile,
+        after_profile=after_profile, target=target, max_scale_ratio=max_scale_ratio, policy=policy,
+        verify=not no_verify, min_cosine=min_cosine, input_shapes=parse_input_shapes(input_shapes), inputs=inputs,
+    )
+    data = collect_report(request)
+    write_text(output, render_html(data, drawing))
+    click.echo(f"wrote {output}")
+    if annotate is not None:
+        annotated = copy.deepcopy(data.original)
+        count = annotate_model(annotated, data.changes, data.analysis.findings)
+        save_model(annotated, annotate)
+        click.echo(f"wrote {annotate} ({count} annotated node(s))")
+    changed = f"{len(data.changed)} of {len(data.changes)} group(s) changed"
+    if data.check is not None and not data.check:
+        click.echo(f"FAILED | {changed} | worst cosine {data.check.worst_cosine:.6f} < {min_cosine}")
+        raise CheckFailed(f"the numeric check failed (worst cosine {data.check.worst_cosine:.6f}); see {output}")
+    checked = f" | worst cosine {data.check.worst_cosine:.6f}" if data.check is not None else ""
+    engines = f" | engines {data.diff.verdict}" if data.diff is not None else ""
+    click.echo(f"PASSED | {changed}{checked}{engines}")

@@ -1,0 +1,155 @@
+"""Everything ``qdqtool report`` shows, gathered by one library call (the page only renders it).
+
+Without ``--merged`` the model is merged in memory (``checked_merge`` into a temporary folder, numerically checked);
+with it, the given merged model is compared with the original. ``--before``/``--after`` engines are diffed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+from qdqtool.analysis.groups import Analysis, ScaleGroup, find_scale_groups
+from qdqtool.analysis.rules import load_rules
+from qdqtool.engine.diff import EngineDiff, diff_engines
+from qdqtool.engine.load import engine_report_from_path
+from qdqtool.errors import BadInputError
+from qdqtool.io.onnx_io import load_model
+from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.qdq import read_params
+from qdqtool.surgery.unify import GroupAction
+from qdqtool.verify.checked_merge import MergeRequest, checked_merge
+from qdqtool.verify.inputs import load_npz, random_inputs
+from qdqtool.verify.numerics import NumericCheck, compare_models
+
+
+@dataclass
+class ReportRequest:
+    """What ``qdqtool report`` needs; "None means default"."""
+
+    model: Path
+    merged: Path | None = None
+    before: Path | None = None  # engine before the merge (layer JSON, folder or plan)
+    after: Path | None = None
+    before_profile: Path | None = None
+    after_profile: Path | None = None
+    target: str | None = None
+    max_scale_ratio: float | None = None
+    policy: str = "max"
+    verify: bool = True
+    min_cosine: float = 0.99
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    inputs: Path | None = None
+    seed: int = 0
+
+
+@dataclass
+class GroupChange:
+    """The scales of one group's members before and after the merge (None: the node is gone, deduplicated)."""
+
+    group: ScaleGroup
+    before: dict[str, float | None]
+    after: dict[str, float | None]
+    action: GroupAction | None = None
+
+    @property
+    def changed(self) -> bool:
+        return any(self.after.get(name) != scale for name, scale in self.before.items())
+
+    @property
+    def scale_change(self) -> str:
+        """``0.03, 0.05 -> 0.05`` (distinct scales, in order of appearance)."""
+        def distinct(values) -> str:
+            seen = list(dict.fromkeys(f"{v:.6g}" for v in values if v is not None))
+            return ", ".join(seen) or "-"
+
+        before, after = distinct(self.before.values()), distinct(self.after.values())
+        return before if before == after else f"{before} -> {after}"
+
+
+@dataclass
+class ReportData:
+    request: ReportRequest
+    original: onnx.ModelProto
+    analysis: Analysis
+    merged: onnx.ModelProto | None
+    merged_label: str  # where the merged model came from
+    changes: list[GroupChange]
+    check: NumericCheck | None
+    diff: EngineDiff | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[GroupChange]:
+        return [c for c in self.changes if c.changed]
+
+
+def member_scales(index: GraphIndex, names: list[str]) -> dict[str, float | None]:
+    """The per-tensor scale of each named Q/DQ node in ``index`` (None when the node is not there)."""
+    nodes = {(n.name or n.output[0]): n for n in index.nodes}
+    scales: dict[str, float | None] = {}
+    for name in names:
+        node = nodes.get(name)
+        params = read_params(index, node) if node is not None else None
+        scales[name] = float(params.scale.reshape(-1)[0]) if params is not None else None
+    return scales
+
+
+def _merge_in_memory(request: ReportRequest, tmp: Path) -> tuple[onnx.ModelProto, list[GroupAction], NumericCheck]:
+    outcome = checked_merge(MergeRequest(
+        model=request.model, output=tmp / "merged.onnx", target=request.target, policy=request.policy,
+        max_scale_ratio=request.max_scale_ratio, verify=request.verify, min_cosine=request.min_cosine,
+        input_shapes=request.input_shapes, inputs=request.inputs, seed=request.seed,
+    ))
+    return outcome.result.model, outcome.result.actions, outcome.check
+
+
+def _check_given(request: ReportRequest, original: onnx.ModelProto, merged: onnx.ModelProto) -> NumericCheck:
+    if request.inputs is not None:
+        data, label = load_npz(request.inputs, original), str(request.inputs)
+    else:
+        data = random_inputs(original, request.input_shapes, request.seed)
+        label = f"seeded random (seed {request.seed})"
+    return compare_models(original, merged, data, request.min_cosine, label, reference_model=original)
+
+
+def collect_report(request: ReportRequest) -> ReportData:
+    """Analyse, merge (or read the merged model), check numerically and diff the engines.
+
+    Args:
+        request (ReportRequest): What to report on.
+    """
+    if (request.before is None) != (request.after is None):
+        raise BadInputError("give both --before and --after (the engines built before and after the merge)")
+    original = load_model(request.model).model
+    analysis = find_scale_groups(original, load_rules(request.target), request.max_scale_ratio)
+    actions: list[GroupAction] = []
+    check = None
+    notes: list[str] = []
+    if request.merged is not None:
+        merged = load_model(request.merged).model
+        label = str(request.merged)
+        if request.verify:
+            check = _check_given(request, original, merged)
+    else:
+        with tempfile.TemporaryDirectory(prefix="qdqtool-report-") as tmp:
+            merged, actions, check = _merge_in_memory(request, Path(tmp))
+        label = f"qdqtool merge --policy {request.policy} (in memory, not written)"
+    if not request.verify:
+        notes.append("numeric check skipped (--no-verify)")
+    merged_index = GraphIndex(merged)
+    by_group = {a.group: a for a in actions}
+    changes = []
+    for group in analysis.groups:
+        before = {n.name: float(n.params.scale.reshape(-1)[0]) if n.params else None
+                  for q in group.quantizers for n in q.nodes}
+        changes.append(GroupChange(group, before, member_scales(merged_index, list(before)), by_group.get(group.id)))
+    diff = None
+    if request.before is not None:
+        diff = diff_engines(engine_report_from_path(request.before, request.before_profile),
+                            engine_report_from_path(request.after, request.after_profile))
+    return ReportData(request=request, original=original, analysis=analysis, merged=merged, merged_label=label,
+                      changes=changes, check=check, diff=diff, notes=notes + list(analysis.notes))
