@@ -12,6 +12,7 @@ from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import load_model, save_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
+from qdqtool.surgery.placement import PlacementAction, apply_fixes
 from qdqtool.verify.inputs import load_npz, random_inputs
 from qdqtool.verify.numerics import NumericCheck, compare_models
 
@@ -32,6 +33,7 @@ class MergeRequest:
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     inputs: Path | None = None  # .npz with user data
     seed: int = 0
+    fixes: tuple[str, ...] = ()  # placement fixes run before unification (``--fix residual-add``)
 
     def output_path(self) -> Path:
         if self.output is not None:
@@ -47,6 +49,11 @@ class MergeOutcome:
     result: MergeResult
     check: NumericCheck | None
     written: list[Path]
+    fixes: list[PlacementAction] = field(default_factory=list)  # placement edits made before unification
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.fixes) or self.result.changed
 
     def __bool__(self) -> bool:
         return self.check is None or bool(self.check)
@@ -66,9 +73,10 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
     original = onnx.ModelProto()
     if original_bytes_needed:
         original.CopyFrom(loaded.model)
+    fixes = apply_fixes(loaded.model, rules, request.fixes) if request.fixes else []
     result = merge_scales(loaded.model, rules, request.policy, request.dedupe, request.max_scale_ratio)
     check = None
-    if original_bytes_needed and result.changed:
+    if original_bytes_needed and (result.changed or fixes):
         if request.inputs is not None:
             data, label = load_npz(request.inputs, original), f"{request.inputs}"
         else:
@@ -77,4 +85,4 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
     written: list[Path] = []
     if not request.dry_run and (check is None or check) and result.analysis.has_qdq:
         written = save_model(result.model, request.output_path(), external_data=loaded.external_data)
-    return MergeOutcome(request=request, result=result, check=check, written=written)
+    return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes)
