@@ -56,13 +56,26 @@ def session_options(threads: int, optimized_path: Path | None = None, profile_pr
     return options
 
 
-def _session(model: Path, options):
+# ONNX Runtime 1.32's QDQ propagation writes an invalid Q (output_dtype int8 with a uint8 zero point) into some
+# opset-21 graphs and then refuses its own result (qdqtool.verify.numerics works around the same bug).
+FALLBACK_DISABLED = ["QDQPropagationTransformer"]
+
+
+def _session(model: Path, options) -> tuple[object, str | None]:
+    """An InferenceSession, and a note when it could only be made without QDQ propagation."""
     import onnxruntime as ort
 
     try:
-        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"]), None
     except Exception as err:  # noqa: BLE001 - ORT raises many types; all mean "cannot load this model"
-        raise BadInputError(f"{model}: ONNX Runtime cannot load it: {_first_line(err)}") from None
+        first = err
+    try:
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"],
+                                       disabled_optimizers=FALLBACK_DISABLED)
+    except Exception:  # noqa: BLE001
+        raise BadInputError(f"{model}: ONNX Runtime cannot load it: {_first_line(first)}") from None
+    return session, (f"optimised without {', '.join(FALLBACK_DISABLED)}: with it ONNX Runtime rejected its own "
+                     f"optimised graph ({_first_line(first)})")
 
 
 def model_inputs(model: Path, options: BuildOptions) -> dict:
@@ -117,7 +130,7 @@ class EngineReportFromOrt:
         inputs = model_inputs(self.model, opts)
         with atomic_dir(self.output) as tmp:
             self.progress("optimising", None, None)
-            session = _session(self.model, session_options(opts.threads, tmp / OPTIMIZED, tmp / "profile"))
+            session, fallback = _session(self.model, session_options(opts.threads, tmp / OPTIMIZED, tmp / "profile"))
             runs = opts.warmup + opts.iterations
             for i in range(runs):
                 self.progress("profiling", i, runs)
@@ -137,6 +150,7 @@ class EngineReportFromOrt:
                     f"onnxruntime {_version()}, CPUExecutionProvider, ORT_ENABLE_ALL, {opts.threads} thread(s); "
                     f"per-node times: mean of {opts.iterations} profiled runs after {opts.warmup} warm-up runs"
                     + (f"; latency: {opts.iterations} runs without profiling" if latency else ""),
+                    *([fallback] if fallback else []),
                 ],
             )
             profile_file.replace(tmp / PROFILE)
@@ -162,7 +176,7 @@ class OrtTimer:
 
     def __enter__(self) -> OrtTimer:
         self._inputs = model_inputs(self.model, self.options)
-        self._session = _session(self.model, session_options(self.options.threads))
+        self._session, _ = _session(self.model, session_options(self.options.threads))
         _run(self._session, self._inputs, self.model)
         return self
 

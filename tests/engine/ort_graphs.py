@@ -214,6 +214,14 @@ def requantize_chain(scale_1: float = 0.05, scale_2: float = 0.07, seed: int = 0
     return g.build([1, 3, 16, 16], [y])
 
 
+def int8_pool_opset21() -> onnx.ModelProto:
+    """int8 DQ -> MaxPool -> Relu at opset 21: ONNX Runtime 1.32's QDQ propagation writes a Q with output_dtype int8
+    and a uint8 zero point here, then rejects its own graph."""
+    g = QdqGraph(dtype="int8")
+    y = g.op("MaxPool", [g.qdq(INPUT, 0.1, 0, name="a")], "pool", kernel_shape=[2, 2], strides=[2, 2])[0]
+    return g.build([1, 4, 8, 8], [g.op("Relu", [y], "relu")[0]], opset=21, name="int8_pool_opset21")
+
+
 def ort_optimize(model: onnx.ModelProto, tmp_path) -> onnx.ModelProto:
     """The graph ONNX Runtime (CPU, ORT_ENABLE_ALL) runs for ``model``, read back from ``optimized_model_filepath``."""
     import onnxruntime as ort
