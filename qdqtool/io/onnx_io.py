@@ -6,7 +6,9 @@ weights in ``<output>.data``; a model too big for one protobuf (2 GB) always is.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +73,33 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     return LoadedModel(model=model, path=path, external_data=external)
 
 
-def save_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False) -> list[Path]:
-    """Write ``model`` to ``path`` atomically; returns the files written.
+class StagedModel:
+    """A model written into a temporary folder beside its target, not yet visible under its final name."""
+
+    def __init__(self, folder: Path, target: Path, files: list[str]) -> None:
+        self.folder = folder
+        self.target = target
+        self._files = files
+
+    @property
+    def path(self) -> Path:
+        """The written model file (external data beside it), e.g. for ONNX Runtime to load."""
+        return self.folder / self.target.name
+
+    def publish(self) -> list[Path]:
+        """Move the files to their final names (data file first) and return them."""
+        written = []
+        for name in reversed(self._files):  # the data file first: never a model pointing at missing data
+            publish(self.folder / name, self.target.parent / name)
+            written.append(self.target.parent / name)
+        return written[::-1]
+
+
+@contextlib.contextmanager
+def staged_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False) -> Iterator[StagedModel]:
+    """Write ``model`` for ``path`` into a temporary folder; only ``publish()`` makes it final.
+
+    Whatever is not published is removed on exit, so a failed check or an error leaves no partial output.
 
     Args:
         model (onnx.ModelProto): The model. Not modified.
@@ -83,24 +110,34 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: b
     path = Path(path)
     if not external_data and model.ByteSize() > _PROTOBUF_LIMIT:
         external_data = True
-    written = [path]
     with atomic_dir(path.parent) as tmp:
-        tmp_model = tmp / path.name
+        files = [path.name]
         if external_data:
             data_name = path.name + ".data"
             copy = onnx.ModelProto()
-            copy.CopyFrom(model)
+            copy.CopyFrom(model)  # onnx.save_model moves the data out of the proto it is given
             onnx.save_model(
-                copy, str(tmp_model), save_as_external_data=True, all_tensors_to_one_file=True,
+                copy, str(tmp / path.name), save_as_external_data=True, all_tensors_to_one_file=True,
                 location=data_name, size_threshold=1024,
             )
-            # the data file first: the model must never point at data that is not there yet
+            del copy
             if (tmp / data_name).exists():
-                publish(tmp / data_name, path.parent / data_name)
-                written.append(path.parent / data_name)
+                files.append(data_name)
         else:
             # the bytes directly: onnx.save_model would first walk every tensor in Python looking for
             # external data (most of its time on large graphs), and this model has none
-            tmp_model.write_bytes(model.SerializeToString())
-        publish(tmp_model, path)
-    return written
+            (tmp / path.name).write_bytes(model.SerializeToString())
+        yield StagedModel(tmp, path, files)
+
+
+def save_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False) -> list[Path]:
+    """Write ``model`` to ``path`` atomically; returns the files written.
+
+    Args:
+        model (onnx.ModelProto): The model. Not modified.
+        path (str | PathLike): The target ``.onnx`` file.
+        external_data (bool): Store initializers in ``<name>.data`` beside it. Forced on above 2 GB.
+            Defaults to False.
+    """
+    with staged_model(model, path, external_data) as staged:
+        return staged.publish()

@@ -52,7 +52,8 @@ def random_inputs(
         if value.name in shapes:
             shape = shapes[value.name]
         else:
-            shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in tensor_type.shape.dim)
+            dims = tensor_type.shape.dim
+            shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims)
         np_type = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
         if np.issubdtype(np_type, np.floating):
             data[value.name] = rng.standard_normal(shape).astype(np_type)

@@ -121,7 +121,7 @@ def compare_models(
     names = [o.name for o in reference.get_outputs()]
     splits = _concat_splits(reference_model, names) if reference_model is not None else {}
     checks = []
-    for name, ref, cand in zip(names, ref_out, cand_out):
+    for name, ref, cand in zip(names, ref_out, cand_out, strict=True):
         ref, cand = np.asarray(ref), np.asarray(cand)
         if not np.issubdtype(ref.dtype, np.number) or ref.shape != cand.shape:
             continue
