@@ -12,17 +12,21 @@ from rich.console import Console
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
+from qdqtool.engine.predictor.kernels import predict_kernels
 from qdqtool.io.onnx_io import load_model
 from qdqtool.report.groups_json import analysis_dict
-from qdqtool.report.groups_table import print_analysis, summary_line
+from qdqtool.report.groups_table import kernels_line, print_analysis, summary_line
 
 
 @click.command("analyze")
 @click.argument("model", type=click.Path(path_type=Path))
 @target_option
 @max_scale_ratio_option
+@click.option("--predict/--no-predict", default=True, show_default=True,
+              help="Add the kernels TensorRT would leave standalone, before and after merge (CPU predictor, "
+                   "targets with a [predictor] table only).")
 @json_option
-def command(model: Path, target: str | None, max_scale_ratio: float | None, as_json: bool) -> None:
+def command(model: Path, target: str | None, max_scale_ratio: float | None, predict: bool, as_json: bool) -> None:
     """List the scale groups of MODEL that a backend needs to share one scale, and whether they do.
 
     A scale group is a set of activation Q/DQ nodes meeting at a Concat, across an op that Q/DQ move across
@@ -30,15 +34,22 @@ def command(model: Path, target: str | None, max_scale_ratio: float | None, as_j
     consistent, mismatched (`qdqtool merge` unifies them) or refused (with the reason). Residual Adds whose skip
     input is not quantized are listed as placement findings. Nothing is written.
 
+    For the tensorrt target the "predicted kernels" column gives the standalone Q/DQ kernels each group costs
+    before -> after `qdqtool merge`, predicted on the CPU (`--backend trt-sim`): predicted, never measured.
+
     --json prints the document described in qdqtool.report.groups_json (schema_version 1).
     Exit codes: 0 analysed (also when there is nothing to do), 2 bad input.
     """
     rules = load_rules(target)
     loaded = load_model(model)
     analysis = find_scale_groups(loaded.model, rules, max_scale_ratio)
+    kernels = predict_kernels(analysis, rules, max_scale_ratio=max_scale_ratio) if predict else None
     if as_json:
-        click.echo(json.dumps(analysis_dict(analysis, str(model), "analyze", version("qdqtool")), indent=2))
+        doc = analysis_dict(analysis, str(model), "analyze", version("qdqtool"), kernels)
+        click.echo(json.dumps(doc, indent=2))
         return
     console = Console()
-    print_analysis(console, analysis)
+    print_analysis(console, analysis, kernels=kernels)
     click.echo(summary_line(analysis))
+    if kernels is not None:
+        click.echo(kernels_line(kernels))

@@ -14,8 +14,9 @@ from rich.console import Console
 
 from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError, CheckFailed
-from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict
-from qdqtool.report.groups_table import print_analysis, print_check, summary_line
+from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
+from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
+from qdqtool.surgery.placement import FIXES
 from qdqtool.surgery.policy import POLICIES
 from qdqtool.verify.checked_merge import MergeRequest, checked_merge
 from qdqtool.verify.inputs import parse_input_shapes
@@ -41,6 +42,9 @@ def _example_model() -> Path:
 @click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
               help="max: union of the members' ranges (no clipping); output: the Q reading the group's output.")
 @max_scale_ratio_option
+@click.option("--fix", "fixes", multiple=True, type=click.Choice(sorted(FIXES)),
+              help="Placement fix to run before unifying (repeatable). residual-add: put a Q/DQ on the float skip "
+                   "input of residual Adds, and drop the Q/DQ pair between a convolution and the Add it can fuse with.")
 @click.option("--dedupe/--no-dedupe", default=True, show_default=True,
               help="Merge Q nodes that became exact duplicates on one tensor.")
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
@@ -54,8 +58,8 @@ def _example_model() -> Path:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random check inputs.")
 @json_option
 def command(model: Path | None, output: Path | None, example: bool, target: str | None, policy: str,
-            max_scale_ratio: float | None, dedupe: bool, dry_run: bool, no_verify: bool, min_cosine: float,
-            input_shapes: tuple[str, ...], inputs: Path | None, seed: int, as_json: bool) -> None:
+            max_scale_ratio: float | None, fixes: tuple[str, ...], dedupe: bool, dry_run: bool, no_verify: bool,
+            min_cosine: float, input_shapes: tuple[str, ...], inputs: Path | None, seed: int, as_json: bool) -> None:
     """Unify the scales of every mismatched scale group of MODEL and write a new model.
 
     Every member of a consistent group ends up reading one shared scale/zero-point initializer; groups that
@@ -64,7 +68,10 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     slice decides). The input file is never modified; the output is written atomically, and only when the
     check passes.
 
-    --json prints the analyze document plus `actions`, `deduplicated`, `numeric_check` and `output`.
+    --fix residual-add first moves Q/DQ pairs where TensorRT needs them around residual Adds (each edit is
+    listed, and checked numerically with the rest).
+
+    --json prints the analyze document plus `actions`, `fixes`, `deduplicated`, `numeric_check` and `output`.
     Exit codes: 0 done (or nothing to do), 1 the numeric check failed, 2 bad input or usage.
     """
     if example == (model is not None):
@@ -75,7 +82,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     request = MergeRequest(
         model=model, output=output, target=target, policy=policy, dedupe=dedupe, max_scale_ratio=max_scale_ratio,
         dry_run=dry_run, verify=not no_verify, min_cosine=min_cosine, input_shapes=parse_input_shapes(input_shapes),
-        inputs=inputs, seed=seed,
+        inputs=inputs, seed=seed, fixes=tuple(fixes),
     )
     outcome = checked_merge(request)
     result = outcome.result
@@ -84,6 +91,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
                             version("qdqtool"))
         doc.update(
             actions=[action_dict(a) for a in result.actions],
+            fixes=[fix_dict(f) for f in outcome.fixes],
             deduplicated=result.deduplicated,
             numeric_check=check_dict(outcome.check),
             output=str(outcome.written[0]) if outcome.written else None,
@@ -92,6 +100,8 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
         click.echo(json.dumps(doc, indent=2))
     else:
         console = Console()
+        if outcome.fixes:
+            console.print(fixes_table(outcome.fixes))
         print_analysis(console, result.analysis, result.actions)
         if result.deduplicated:
             console.print(f"deduplicated {len(result.deduplicated)} Q node(s): {', '.join(result.deduplicated[:6])}"
@@ -112,6 +122,8 @@ def _status_line(outcome, dry_run: bool) -> str:
     if not result.analysis.has_qdq:
         return "PASSED | nothing to do"
     changed = f"{len(result.unified)} group(s) unified, {len(result.refused)} refused"
+    if outcome.request.fixes:
+        changed += f", {len(outcome.fixes)} placement fix(es)"
     if dry_run:
         return f"DRY RUN | {changed}; nothing written"
     check = outcome.check

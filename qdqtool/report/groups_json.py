@@ -3,7 +3,11 @@
 Top level: ``schema_version``, ``tool``, ``command``, ``model``, ``target``, ``summary`` (counts), ``groups``
 (id, rules, status, why, reasons, scale_min/scale_max/ratio, dtypes, zero_points, tensors, ops, members with
 node/op/scale/zero_point/dtype), ``findings`` (placement problems), ``notes``; ``merge`` adds ``actions``
-(per group: action, new_scale, new_zero_point, how), ``deduplicated``, ``numeric_check`` and ``output``.
+(per group: action, new_scale, new_zero_point, how), ``fixes`` (per placement edit of ``--fix``: fix, action,
+node, tensor, nodes, params_from, scale, zero_point, how), ``deduplicated``, ``numeric_check`` and ``output``.
+For a target with a predictor (tensorrt), ``analyze`` adds ``predicted_kernels`` (``backend``, ``before``,
+``after_merge``, ``after_fix``: standalone Q/DQ kernels predicted by ``trt-sim``) and each group a
+``predicted_kernels`` {``before``, ``after``}.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import math
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
+from qdqtool.engine.predictor.kernels import KernelCounts
+from qdqtool.surgery.placement import PlacementAction
 from qdqtool.surgery.unify import GroupAction
 from qdqtool.verify.numerics import NumericCheck
 
@@ -50,8 +56,10 @@ def group_dict(group: ScaleGroup) -> dict:
     }
 
 
-def analysis_dict(analysis: Analysis, model: str, command: str, version: str) -> dict:
-    return {
+def analysis_dict(
+    analysis: Analysis, model: str, command: str, version: str, kernels: KernelCounts | None = None
+) -> dict:
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": f"qdqtool {version}",
         "command": command,
@@ -70,6 +78,27 @@ def analysis_dict(analysis: Analysis, model: str, command: str, version: str) ->
             for f in analysis.findings
         ],
         "notes": analysis.notes,
+    }
+    if kernels is not None:
+        doc["predicted_kernels"] = {"backend": "trt-sim", "before": kernels.before, "after_merge": kernels.after_merge,
+                                    "after_fix": kernels.after_fix}
+        for group in doc["groups"]:
+            before, after = kernels.groups[group["id"]]
+            group["predicted_kernels"] = {"before": before, "after": after}
+    return doc
+
+
+def fix_dict(fix: PlacementAction) -> dict:
+    return {
+        "fix": fix.fix,
+        "action": fix.action,
+        "node": fix.node,
+        "tensor": fix.tensor,
+        "nodes": fix.nodes,
+        "params_from": fix.params_from or None,
+        "scale": fix.scale,
+        "zero_point": fix.zero_point,
+        "how": fix.how,
     }
 
 

@@ -7,6 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
+from qdqtool.engine.predictor.kernels import KernelCounts
+from qdqtool.surgery.placement import PlacementAction
 from qdqtool.surgery.unify import GroupAction
 from qdqtool.verify.numerics import NumericCheck
 
@@ -36,7 +38,9 @@ def _action_text(group: ScaleGroup, action: GroupAction | None) -> Text:
     return Text("already consistent", style="green")
 
 
-def groups_table(analysis: Analysis, actions: list[GroupAction] | None = None) -> Table:
+def groups_table(
+    analysis: Analysis, actions: list[GroupAction] | None = None, kernels: KernelCounts | None = None
+) -> Table:
     by_group = {a.group: a for a in actions or []}
     table = Table(title=f"Scale groups for {analysis.target}", title_justify="left", expand=False)
     table.add_column("id", no_wrap=True)
@@ -45,7 +49,10 @@ def groups_table(analysis: Analysis, actions: list[GroupAction] | None = None) -
     table.add_column("scales (min .. max)", no_wrap=True)
     table.add_column("ratio", justify="right")
     table.add_column("action" if actions is not None else "status")
+    if kernels is not None:
+        table.add_column("predicted kernels", justify="right", no_wrap=True)
     for g in analysis.groups:
+        kernel_cell = [_kernels_text(*kernels.groups[g.id])] if kernels is not None else []
         table.add_row(
             g.id,
             "+".join(g.rules),
@@ -53,13 +60,41 @@ def groups_table(analysis: Analysis, actions: list[GroupAction] | None = None) -
             f"{g.scale_min:.4g} .. {g.scale_max:.4g}" + (f" {'/'.join(g.dtypes)}" if g.dtypes != ["int8"] else ""),
             f"{g.ratio:.3g}",
             _action_text(g, by_group.get(g.id) if actions is not None else None),
+            *kernel_cell,
         )
     return table
 
 
-def print_analysis(console: Console, analysis: Analysis, actions: list[GroupAction] | None = None) -> None:
+def _kernels_text(before: int, after: int) -> Text:
+    """Standalone Q/DQ kernels the group costs (trt-sim), before -> after merge."""
+    return Text(f"{before} -> {after}", style="green" if after < before else "")
+
+
+def fixes_table(fixes: list[PlacementAction]) -> Table:
+    """One row per placement edit of ``merge --fix``."""
+    table = Table(title="Placement fixes", title_justify="left", expand=False)
+    for column in ("fix", "action", "Add", "tensor", "Q/DQ", "parameters"):
+        table.add_column(column)
+    for f in fixes:
+        params = f"{f.scale:.6g} from {f.params_from}" if f.scale is not None else ""
+        table.add_row(f.fix, f.action, f.node, f.tensor, ", ".join(f.nodes), params)
+    return table
+
+
+def kernels_line(kernels: KernelCounts) -> str:
+    """``predicted standalone Q/DQ kernels (trt-sim): 10 now, 10 after merge, 3 after merge --fix residual-add``."""
+    line = f"predicted standalone Q/DQ kernels (trt-sim): {kernels.before} now, {kernels.after_merge} after merge"
+    if kernels.after_fix is not None and kernels.after_fix != kernels.after_merge:
+        line += f", {kernels.after_fix} after merge --fix residual-add"
+    return line
+
+
+def print_analysis(
+    console: Console, analysis: Analysis, actions: list[GroupAction] | None = None,
+    kernels: KernelCounts | None = None,
+) -> None:
     if analysis.groups:
-        console.print(groups_table(analysis, actions))
+        console.print(groups_table(analysis, actions, kernels))
     for f in analysis.findings:
         hint = f" (already quantized for {', '.join(f.quantized_by)})" if f.quantized_by else ""
         console.print(Text(f"placement: {f.message}{hint}", style="magenta"))

@@ -120,7 +120,8 @@ def test_unquantize_branch_lets_the_add_fuse_into_the_convolution():
     assert not {n.name for n in model.graph.node} & {"block1.conv2.out.Q", "block1.conv2.out.DQ"}
     assert not {t.name for t in model.graph.initializer} & {"block1.conv2.out.scale"}
     after = predict_engine(model)
-    fused = next(x for x in after.layers if x.name == "block1.conv2.weight + block1.conv2.w.Q + block1.conv2 + block1.add")
+    name = "block1.conv2.weight + block1.conv2.w.Q + block1.conv2 + block1.add"
+    fused = next(x for x in after.layers if x.name == name)
     assert [t.dtype for t in fused.inputs] == ["int8", "int8"] and fused.precision == "int8"
     assert len(after.layers) < len(before.layers)
 

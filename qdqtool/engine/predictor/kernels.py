@@ -1,0 +1,86 @@
+"""How many standalone Q/DQ kernels each scale group costs, predicted before and after ``merge``.
+
+This is the "predicted kernels" column of ``analyze``: the model is predicted as it is, after ``merge`` (on a
+copy), and, when the analysis found placement problems, after ``merge --fix residual-add``. A standalone kernel
+counts for a group when it implements one of the group's Q/DQ nodes (a requantize kernel implements two).
+
+    >>> counts = predict_kernels(analysis, load_rules("tensorrt"))
+    >>> assert counts is None or all(a <= b for b, a in counts.groups.values())
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import onnx
+
+from qdqtool.analysis.groups import Analysis
+from qdqtool.analysis.rules import RuleSet
+from qdqtool.engine.predictor.report import predict_engine
+from qdqtool.engine.report import EngineReport
+from qdqtool.surgery.merge import merge_scales
+from qdqtool.surgery.placement import apply_fixes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FIX = "residual-add"
+
+
+@dataclass
+class KernelCounts:
+    """Predicted standalone Q/DQ kernels (``trt-sim``): the whole model, and per group (before, after merge)."""
+
+    before: int
+    after_merge: int
+    after_fix: int | None = None  # after merge --fix residual-add, when the analysis found placement problems
+    groups: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def has_predictor(rules: RuleSet) -> bool:
+    """True when the rules file has a ``[predictor]`` table (the TensorRT target does)."""
+    try:
+        return isinstance(tomllib.loads(rules.path.read_text(encoding="utf-8")).get("predictor"), dict)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def predict_kernels(
+    analysis: Analysis, rules: RuleSet, policy: str = "max", max_scale_ratio: float | None = None
+) -> KernelCounts | None:
+    """Standalone Q/DQ kernels before and after merge; None when ``rules`` has no predictor.
+
+    Args:
+        analysis (Analysis): ``find_scale_groups`` on the model (the model is not modified).
+        rules (RuleSet): The target's rules.
+        policy (str): The merge policy to predict. Defaults to ``"max"``.
+        max_scale_ratio (float): As for merge. Defaults to the target's value.
+    """
+    if not has_predictor(rules) or not analysis.has_qdq:
+        return None
+    before = predict_engine(analysis.index, rules)
+    after = predict_engine(_edited(analysis.index.model, rules, policy, max_scale_ratio, ()), rules)
+    counts = KernelCounts(before=len(before.leftover_qdq), after_merge=len(after.leftover_qdq))
+    if analysis.findings:
+        fixed = predict_engine(_edited(analysis.index.model, rules, policy, max_scale_ratio, (FIX,)), rules)
+        counts.after_fix = len(fixed.leftover_qdq)
+    for group in analysis.groups:
+        members = set(group.nodes)
+        counts.groups[group.id] = (_touching(before, members), _touching(after, members))
+    return counts
+
+
+def _edited(model: onnx.ModelProto, rules: RuleSet, policy: str, ratio: float | None, fixes) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    if fixes:
+        apply_fixes(copy, rules, fixes)
+    merge_scales(copy, rules, policy, True, ratio)
+    return copy
+
+
+def _touching(report: EngineReport, members: set[str]) -> int:
+    return sum(1 for layer in report.leftover_qdq if members.intersection(layer.raw.get("implements", ())))
