@@ -214,6 +214,17 @@ def requantize_chain(scale_1: float = 0.05, scale_2: float = 0.07, seed: int = 0
     return g.build([1, 3, 16, 16], [y])
 
 
+def fan_out_add(dtype: str = "int8", scale_a: float = 0.05, scale_b: float = 0.07) -> onnx.ModelProto:
+    """relu(input) read by two sibling Qs: one feeds a float Sigmoid, the other a quantized Add with the input."""
+    g = QdqGraph(dtype=dtype)
+    zp = 128 if dtype == "uint8" else 0
+    r = g.op("Relu", [INPUT], "relu")[0]
+    side = g.op("Sigmoid", [g.qdq(r, scale_a, zp, name="side")], "side_op")[0]
+    skip = g.qdq(r, scale_b, zp, name="skip")
+    y = g.qdq(g.op("Add", [g.qdq(INPUT, 0.07, zp, name="other"), skip], "add")[0], 0.1, zp, name="add_output")
+    return g.build([1, 4, 8, 8], [y, side], name=f"fan_out_add_{dtype}")
+
+
 def int8_pool_opset21() -> onnx.ModelProto:
     """int8 DQ -> MaxPool -> Relu at opset 21: ONNX Runtime 1.32's QDQ propagation writes a Q with output_dtype int8
     and a uint8 zero point here, then rejects its own graph."""

@@ -106,6 +106,14 @@ def test_fan_out_blocks_the_producer_fusion_until_the_siblings_share_initializer
     assert G.count_ops(G.ort_optimize(merged, tmp_path), "QLinearConv") == 3
 
 
+def test_fan_out_caveat_int8_merge_can_cost_a_qlinear_add(tmp_path):
+    """The caveat in the file's header: measured, so compare must be used on int8 models."""
+    for dtype, fused_after in (("uint8", 1), ("int8", 0)):
+        assert G.count_ops(G.ort_optimize(G.fan_out_add(dtype), tmp_path), "QLinearAdd") == 1
+        merged = merge_scales(G.fan_out_add(dtype), RULES).model
+        assert G.count_ops(G.ort_optimize(merged, tmp_path), "QLinearAdd") == fused_after, dtype
+
+
 def test_merge_for_onnxruntime_removes_the_standalone_qdq_around_maxpool(tmp_path):
     model = G.pool_chain(0.05, 0.07)
     analysis = find_scale_groups(model, RULES)
