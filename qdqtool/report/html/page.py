@@ -86,7 +86,7 @@ def _groups_section(data: ReportData) -> str:
 
 def _draw(sub, title: str, drawing: str, highlight: set[str], fallbacks: list[str]) -> str:
     if drawing == "auto":
-        svg, why = draw_with_graphviz(sub, title)
+        svg, why = draw_with_graphviz(sub, title, highlight)
         if svg is not None:
             return svg
         fallbacks.append(why)
