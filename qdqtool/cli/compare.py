@@ -62,7 +62,8 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
     \b
       faster      median ratio <= 1 - tolerance, upper quartile < 1, and the median latency went down
       regression  median ratio >= 1 + tolerance, lower quartile > 1, and the median latency went up
-      no gain     anything else: within the tolerance, or the rounds disagree (noise)
+      no gain     anything else: within the tolerance, the rounds disagree (noise), or both builds
+                  run the same layers (then a time difference is measurement bias)
 
     The verdict line reads e.g. `PASSED | leftover Q/DQ 6 -> 2 | latency 0.025 -> 0.022 ms (-13.1%,
     faster) | worst cosine 0.999622`. Only measured numbers are reported; nothing is built when the

@@ -7,7 +7,8 @@ pairs their layers; when the backend can run models, both are timed in interleav
 
 The result is False (exit 1 in the CLI) when the merged model is slower beyond the noise or fails the numeric
 check. It never claims an improvement its numbers do not show: the latency verdict comes from the measured
-rounds only, and the leftover Q/DQ counts from the built engines only.
+rounds only (and is ``no gain`` when both builds run the same layers: then a difference is measurement bias),
+and the leftover Q/DQ counts from the built engines only.
 
     >>> result = compare(CompareRequest(model=Path("model.onnx"), backend="onnxruntime"))
     >>> assert result.status in ("passed", "failed", "nothing to merge")
@@ -22,7 +23,14 @@ from pathlib import Path
 
 from qdqtool.engine.backends import Backend, BuildOptions, ProgressSink, get_backend
 from qdqtool.engine.diff import EngineDiff, diff_engines
-from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS, LatencyComparison, interleaved_rounds, judge_latency
+from qdqtool.engine.latency import (
+    DEFAULT_TOLERANCE,
+    MIN_ROUNDS,
+    LatencyComparison,
+    interleaved_rounds,
+    judge_latency,
+    same_layers_verdict,
+)
 from qdqtool.engine.report import EngineReport, Latency
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import save_model
@@ -104,6 +112,12 @@ class CompareResult:
         return " | ".join(parts)
 
 
+def _signature(report: EngineReport) -> list[tuple]:
+    """What decides the speed of an engine: each layer's type, class and tensor types, in order."""
+    return [(layer.type, layer.cls, tuple(t.dtype for t in layer.inputs), tuple(t.dtype for t in layer.outputs))
+            for layer in report.layers]
+
+
 def _build(backend: Backend, model: Path, folder: Path, options: BuildOptions,
            progress: ProgressSink | None, label: str) -> EngineReport:
     def tell(phase: str, done: int | None, total: int | None) -> None:
@@ -165,6 +179,8 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
             b.time(request.build.warmup)
             rounds_a, rounds_b = interleaved_rounds(a, b, request.rounds, request.build.iterations)
         result.latency = judge_latency(rounds_a, rounds_b, request.tolerance, request.build.iterations)
+        if _signature(before) == _signature(after):
+            same_layers_verdict(result.latency)
         before.latency, after.latency = Latency(rounds_a), Latency(rounds_b)  # the diff shows the same numbers
     result.before, result.after = before, after
     result.diff = diff_engines(before, after, time_tolerance=request.tolerance)

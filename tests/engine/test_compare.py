@@ -201,6 +201,22 @@ def test_slower_beyond_the_noise_fails(tmp_path, registry):
     assert "+20.0%, regression" in result.status_line()
 
 
+class FasterAfter(SlowerAfter):
+    def __init__(self, model: Path, output: Path, options: BuildOptions) -> None:
+        self.ms = 0.8 if Path(output).name == "after" else 1.0
+
+
+def test_same_layers_are_never_faster_whatever_the_clock_says(tmp_path, registry):
+    name = registry("faster-after", f"{__name__}:FasterAfter")
+    changed = compare(CompareRequest(model=_save(tmp_path, G.pool_chain(0.05, 0.07), "a"), backend=name, build=FAST))
+    assert changed.latency.verdict == "faster"  # other layers: the (here made up) 20 % counts
+    # equal scales in separate initializers: merge shares them, but ONNX Runtime runs the very same layers
+    same = compare(CompareRequest(model=_save(tmp_path, G.pool_chain(0.05, 0.05), "b"), backend=name, build=FAST))
+    assert same.changed and same.qdq_counts == (2, 2)
+    assert same.latency.verdict == "no gain" and "same layers" in same.latency.reason
+    assert same.latency.change == pytest.approx(-0.2)  # the numbers are still shown as measured
+
+
 def test_a_backend_without_a_timer_reports_no_latency(tmp_path, registry):
     name = registry("no-timer", None)
     result = compare(CompareRequest(model=_save(tmp_path, G.pool_chain(), "pool"), backend=name, build=FAST))
