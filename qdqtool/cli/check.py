@@ -42,6 +42,9 @@ def _pretty_text(result: CheckResult) -> str:
 @click.option("--engine", type=_PATH, default=None, metavar="PATH",
               help="The engine built from MODEL: layer-information JSON (trtexec --exportLayerInfo), a folder of "
                    "engine files, or a plan. Enables the engine rules (QDQ2xx).")
+@click.option("--predict", is_flag=True,
+              help="Predict the engine TensorRT would build on the CPU (trt-sim, no GPU) and run the engine rules "
+                   "on it.")
 @click.option("--profile", type=_PATH, default=None, help="Per-layer profile JSON of the engine (--exportProfile).")
 @click.option("--timing", type=_PATH, default=None, help="Per-inference times of the engine (--exportTimes).")
 @click.option("--baseline", type=_PATH, default=None,
@@ -64,7 +67,7 @@ def _pretty_text(result: CheckResult) -> str:
 @click.option("--no-config", is_flag=True, help="Ignore config files.")
 @click.option("--enable", multiple=True, metavar="RULE", help="Run a rule the config disables (repeatable).")
 @click.option("--disable", multiple=True, metavar="RULE", help="Do not run a rule (id or name; repeatable).")
-def command(models: tuple[Path, ...], target: str | None, engine: Path | None, profile: Path | None,
+def command(models: tuple[Path, ...], target: str | None, engine: Path | None, predict: bool, profile: Path | None,
             timing: Path | None, baseline: Path | None, fail_on: str | None, max_latency_regression: str | None,
             max_qdq_layers: int | None, max_scale_ratio: float | None, fmt: str, output: Path | None,
             config: Path | None, no_config: bool, enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
@@ -72,8 +75,9 @@ def command(models: tuple[Path, ...], target: str | None, engine: Path | None, p
 
     ONNX rules (QDQ1xx) find mismatched scales at Concat / move-through ops / fan-out / residual Adds,
     unquantized residual skips, non-zero zero points, per-channel activations, Q/DQ on graph outputs,
-    types the target cannot run. With --engine, engine rules (QDQ2xx) find standalone Q/DQ layers, too much
-    time in reformats, and float convolutions in INT8 regions. With --baseline or --max-qdq-layers, gate rules
+    types the target cannot run. With --engine (or --predict, a CPU prediction of the TensorRT engine),
+    engine rules (QDQ2xx) find standalone Q/DQ layers, too much time in reformats, and float convolutions in
+    INT8 regions. With --baseline or --max-qdq-layers, gate rules
     (QDQ3xx) compare counts and latency. `qdqtool rules` documents every rule.
 
     Configuration: qdqtool.toml beside the model or [tool.qdqtool] in pyproject.toml (fail-on, target,
@@ -88,9 +92,9 @@ def command(models: tuple[Path, ...], target: str | None, engine: Path | None, p
     Exit codes: 0 passed, 1 the gate failed, 2 bad input or usage.
     """
     request = CheckRequest(
-        models=list(models), target=target, engine=engine, profile=profile, timing=timing, baseline=baseline,
-        fail_on=fail_on, max_qdq_layers=max_qdq_layers, max_scale_ratio=max_scale_ratio, config=config,
-        use_config=not no_config, enable=enable, disable=disable,
+        models=list(models), target=target, engine=engine, predict=predict, profile=profile, timing=timing,
+        baseline=baseline, fail_on=fail_on, max_qdq_layers=max_qdq_layers, max_scale_ratio=max_scale_ratio,
+        config=config, use_config=not no_config, enable=enable, disable=disable,
         max_latency_regression=None if max_latency_regression is None else parse_percent(
             max_latency_regression, "--max-latency-regression"),
     )

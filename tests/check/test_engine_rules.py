@@ -83,3 +83,14 @@ def test_real_engines_count_the_unfused_quantizers(save, trt_samples):
         counts[name] = len(by_rule(run, "QDQ201"))
         assert run.metrics.conv_int8 == run.metrics.conv_total == 21
     assert counts == {"resnet18_qat": 10, "resnet18_qat_residual": 3, "resnet18_qat_residual_qgap": 1}
+
+
+def test_predicted_engine_without_a_gpu(save):
+    """--predict: the CPU prediction of the TensorRT engine finds the same 10 and 3 standalone Q/DQ as the real ones."""
+    default = lint(save("resnet18_qat"), predict=True)
+    found = by_rule(default, "QDQ201")
+    assert len(found) == 10 and all(v.message.endswith("(trt-sim prediction)") for v in found)
+    status = next(s for s in default.statuses if s.rule.id == "QDQ202")
+    assert status.state == "skipped" and "prediction has no times" in status.reason
+    assert default.metrics.qdq_layers == 10 and default.metrics.latency is None
+    assert len(by_rule(lint(save("resnet18_qat_residual"), predict=True), "QDQ201")) == 3

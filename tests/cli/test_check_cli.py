@@ -90,11 +90,17 @@ def test_usage_and_input_errors_exit_2_with_one_line(qdqtool, save, tmp_path):
         ("check", model, model, "--baseline", tmp_path / "b.json"),
         ("check", model, "--format", "xml"),
         ("check", model, "--engine", tmp_path / "missing"),
+        ("check", model, "--engine", tmp_path, "--predict"),
     ]
     for args in cases:
         run = qdqtool(*args)
         assert run.code == 2, (args, run.err)
         assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err, (args, run.err)
+
+
+def test_predict_runs_the_engine_rules_on_the_cpu(qdqtool, save):
+    run = qdqtool("check", save("resnet18_qat_residual"), "--predict", "--fail-on", "never")
+    assert run.code == 0 and "QDQ201 unfused-qdq-layer" in run.out and "trt-sim prediction" in run.out
 
 
 def test_config_error_is_bad_input(qdqtool, save, tmp_path):

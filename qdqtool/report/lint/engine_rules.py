@@ -14,8 +14,12 @@ from qdqtool.report.lint.registry import Hit, Severity, Skip, register
 
 def _engine(ctx: LintContext) -> EngineReport:
     if ctx.engine is None:
-        raise Skip("no engine given (--engine layers.json or a folder of engine files)")
+        raise Skip("no engine given (--engine layers.json or a folder of engine files, or --predict)")
     return ctx.engine
+
+
+def _predicted(engine: EngineReport) -> str:
+    return "" if engine.measured else f" ({engine.backend} prediction)"
 
 
 def _group_of(ctx: LintContext, nodes: tuple[str, ...]) -> ScaleGroup | None:
@@ -41,7 +45,8 @@ def unfused_qdq_layer(ctx: LintContext) -> Iterator[Hit]:
         cause = f"; its ONNX node is in mismatched scale group {group.id}" if group else ""
         nodes = f" (ONNX: {', '.join(layer.onnx_nodes[:4])})" if layer.onnx_nodes else ""
         time = f", {layer.avg_ms:.4f} ms" if layer.avg_ms is not None else ""
-        yield Hit(message=f"standalone Q/DQ layer {layer.name}{nodes}{time}{cause}", nodes=layer.onnx_nodes,
+        yield Hit(message=f"standalone Q/DQ layer {layer.name}{nodes}{time}{cause}{_predicted(engine)}",
+                  nodes=layer.onnx_nodes,
                   layer=layer.name, group=group.id if group else None)
 
 
@@ -55,7 +60,8 @@ def unfused_qdq_layer(ctx: LintContext) -> Iterator[Hit]:
     options=(("max-share", 10.0, "percent of the summed layer time allowed in Q/DQ + reformat layers"),),
 )
 def reformat_time_share(ctx: LintContext, max_share: float = 10.0) -> Iterator[Hit]:
-    _engine(ctx)
+    if not _engine(ctx).measured:
+        raise Skip(f"a {ctx.engine.backend} prediction has no times (give a built engine with --engine)")
     summary = ctx.engine_summary
     share = summary.qdq_reformat_share if summary else None
     if share is None:
@@ -110,4 +116,4 @@ def conv_not_int8(ctx: LintContext) -> Iterator[Hit]:
         if conv is None:
             continue
         yield Hit(message=f"{layer.name} implements {conv}, whose input is quantized, but reads "
-                  f"{layer.inputs[0].dtype}", nodes=layer.onnx_nodes, layer=layer.name)
+                  f"{layer.inputs[0].dtype}{_predicted(engine)}", nodes=layer.onnx_nodes, layer=layer.name)

@@ -13,6 +13,7 @@ from pathlib import Path
 from qdqtool.analysis.groups import Analysis, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.load import engine_report_from_path
+from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary, summarize
 from qdqtool.errors import BadInputError
@@ -34,6 +35,7 @@ class CheckRequest:
     models: list[Path]
     target: str | None = None
     engine: Path | None = None  # layer JSON, engine folder or plan
+    predict: bool = False  # predict the engine on the CPU (trt-sim) instead of reading one
     profile: Path | None = None
     timing: Path | None = None
     baseline: Path | None = None
@@ -172,7 +174,12 @@ def check_model(model: Path, request: CheckRequest) -> ModelCheck:
     loaded = load_model(model)
     ratio = request.max_scale_ratio if request.max_scale_ratio is not None else config.max_scale_ratio
     analysis = find_scale_groups(loaded.model, rules, ratio)
-    engine = engine_report_from_path(request.engine, request.profile, request.timing) if request.engine else None
+    if request.predict:
+        engine = predict_engine(loaded.model, rules, source=str(model))
+    elif request.engine:
+        engine = engine_report_from_path(request.engine, request.profile, request.timing)
+    else:
+        engine = None
     summary = summarize(engine) if engine is not None else None
     baseline_path = request.baseline or config.baseline
     baseline = load_baseline(baseline_path, model) if baseline_path else None
@@ -234,4 +241,6 @@ def run_check(request: CheckRequest) -> CheckResult:
         raise BadInputError("give at least one MODEL")
     if len(request.models) > 1 and (request.engine or request.baseline):
         raise BadInputError("--engine and --baseline describe one model: check one MODEL with them")
+    if request.predict and request.engine:
+        raise BadInputError("give --engine (a built engine) or --predict (predict one on the CPU), not both")
     return CheckResult(runs=[check_model(model, request) for model in request.models])
