@@ -184,6 +184,9 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
         before.latency, after.latency = Latency(rounds_a), Latency(rounds_b)  # the diff shows the same numbers
     result.before, result.after = before, after
     result.diff = diff_engines(before, after, time_tolerance=request.tolerance)
+    if len(after.leftover_qdq) > len(before.leftover_qdq):
+        result.notes.append(f"the merged model has MORE standalone Q/DQ layers ({len(before.leftover_qdq)} -> "
+                            f"{len(after.leftover_qdq)}): the merge did not help {backend.name} here")
     for note in dict.fromkeys(before.notes + after.notes):  # how each was built, and any fallback it needed
         sides = [label for label, report in (("before", before), ("after", after)) if note in report.notes]
         result.notes.append(f"{' and '.join(sides)}: {note}")

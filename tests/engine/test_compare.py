@@ -137,6 +137,13 @@ def test_the_tensorrt_target_merges_the_concat_that_onnxruntime_does_not_need(tm
     _consistent(result)
 
 
+def test_more_qdq_after_the_merge_is_said(tmp_path):
+    result = compare(CompareRequest(model=_save(tmp_path, G.fan_out_add("int8"), "m"), build=FAST, rounds=5))
+    before, after = result.qdq_counts
+    assert after > before and f"MORE standalone Q/DQ layers ({before} -> {after})" in result.notes[0]
+    _consistent(result)
+
+
 def test_keep_holds_every_artefact(tmp_path):
     keep = tmp_path / "kept"
     result = compare(CompareRequest(model=_save(tmp_path, G.pool_chain(), "pool"), build=FAST, rounds=5, keep=keep))
