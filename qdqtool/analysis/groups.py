@@ -74,11 +74,11 @@ class ScaleGroup:
     def ratio(self) -> float:
         return self.scale_max / self.scale_min if self.scale_min > 0 else float("inf")
 
-    @property
+    @cached_property
     def dtypes(self) -> list[str]:
         return sorted({n.params.dtype for q in self.quantizers for n in q.nodes if n.params})
 
-    @property
+    @cached_property
     def zero_points(self) -> list[int]:
         return sorted({int(z) for q in self.quantizers for n in q.nodes if n.params for z in n.params.zero_point.ravel()})
 
@@ -256,9 +256,8 @@ def find_scale_groups(
 
 def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     """Set the group's status: consistent, mismatched (fixable) or refused (with reasons)."""
-    nodes = [n for q in group.quantizers for n in q.nodes]
-    ref = nodes[0].params
-    if all(n.params.same_as(ref) for n in nodes):
+    params = [n.params for q in group.quantizers for n in q.nodes]
+    if len({p.key for p in params}) == 1:
         group.status = GroupStatus.CONSISTENT
         return
     reasons = []
@@ -274,11 +273,11 @@ def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     if fixed:
         reasons.append(f"{', '.join(fixed)} dequantize integer data from outside the graph; their scale is fixed")
     if group.ratio > ratio_limit:
-        small = [n.name for n in nodes if n.scale_value == group.scale_min]
+        small = next(q.name for q in group.quantizers for n in q.nodes if n.scale_value == group.scale_min)
         levels = max(1, int(np.floor(255 / group.ratio)))
         reasons.append(
             f"scale ratio {group.ratio:.4g} exceeds the limit {ratio_limit:g}: one scale would leave "
-            f"{small[0]} about {levels} of 256 levels (raise --max-scale-ratio to force)"
+            f"{small} about {levels} of 256 levels (raise --max-scale-ratio to force)"
         )
     group.status = GroupStatus.REFUSED if reasons else GroupStatus.MISMATCHED
     group.reasons = reasons

@@ -11,6 +11,7 @@ import/export): on a 49k-node graph a graphsurgeon round trip costs 12-15x a bar
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import onnx
@@ -35,7 +36,7 @@ class GraphIndex:
         self.by_op: dict[str, list[int]] = defaultdict(list)
         for i, op in enumerate(self.ops):
             self.by_op[op].append(i)
-        self.initializers: dict[str, onnx.TensorProto] = {t.name: t for t in self.graph.initializer}
+        self.initializers: Mapping[str, onnx.TensorProto] = _Initializers(self.graph)
         self.graph_inputs = {v.name for v in self.graph.input} - set(self.initializers)
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
@@ -132,6 +133,26 @@ class GraphIndex:
                     for g in attr.graphs:
                         walk(g)
         return used
+
+
+class _Initializers(Mapping):
+    """Initializers by name. Only the names are read up front: wrapping every TensorProto costs far more."""
+
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self._tensors = graph.initializer
+        self._position = {name: i for i, name in enumerate([t.name for t in graph.initializer])}
+
+    def __getitem__(self, name: str) -> onnx.TensorProto:
+        return self._tensors[self._position[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
 
 
 def attr(node: onnx.NodeProto, name: str, default=None):

@@ -12,13 +12,12 @@ scale and zero point, or the pair itself changes the values), or a DequantizeLin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
-from qdqtool.ir.index import GraphIndex, attr
+from qdqtool.ir.index import GraphIndex
 
 # ONNX element type -> short name used in reports and rules
 DTYPE_NAMES = {
@@ -71,8 +70,10 @@ class QParams:
         """int8/uint8, per-tensor or per-channel, not blocked: the parameters qdqtool knows how to unify."""
         return self.dtype in QRANGE and self.block_size == 0
 
-    @cached_property
-    def key(self) -> tuple:
+    def __post_init__(self) -> None:
+        self.key = self._key()
+
+    def _key(self) -> tuple:
         """What equality means: type, axis, block size and the values of scale and zero point.
 
         Python floats hold float32/float16 values exactly, so equal keys mean bit-equal scales.
@@ -92,11 +93,20 @@ class QParams:
         """Bit-equal parameters (TensorRT compares scales for exact equality)."""
         return self.key == other.key
 
+    @property
+    def scale_value(self) -> float:
+        """The (first) scale as a Python float."""
+        return self.key[1] if self.scale.size == 1 else float(self.scale.reshape(-1)[0])
+
+    @property
+    def zero_point_value(self) -> int:
+        """The (first) zero point as a Python int."""
+        return self.key[2] if self.scale.size == 1 else int(self.zero_point.reshape(-1)[0])
+
     def represented_range(self) -> tuple[float, float]:
         """The real-valued interval a per-tensor quantizer can represent."""
         qmin, qmax = QRANGE[self.dtype]
-        s = float(self.scale.reshape(-1)[0])
-        z = int(self.zero_point.reshape(-1)[0])
+        s, z = self.scale_value, self.zero_point_value
         return s * (qmin - z), s * (qmax - z)
 
 
@@ -127,7 +137,7 @@ class QdqNode:
     @property
     def scale_value(self) -> float:
         """The (first) scale as a Python float."""
-        return float(self.params.scale.reshape(-1)[0])
+        return self.params.scale_value
 
     @property
     def name(self) -> str:
@@ -149,24 +159,32 @@ class QdqNode:
         return f"QdqNode({self.name!r})"
 
 
-@dataclass
 class Quantizer:
-    """One set of coupled Q/DQ nodes (see module docstring)."""
+    """One set of coupled Q/DQ nodes (see module docstring). A plain slotted class: the analysis touches these
+    tens of thousands of times on large graphs."""
 
-    id: int
-    q: QdqNode | None
-    dqs: list[QdqNode] = field(default_factory=list)
-    input: str | None = None  # the float tensor the Q reads (None for a DQ-only quantizer)
-    is_weight: bool = False  # the quantized tensor is a constant (weights)
+    __slots__ = ("id", "q", "dqs", "input", "is_weight", "nodes", "outputs")
 
-    @cached_property
-    def nodes(self) -> list[QdqNode]:
-        return ([self.q] if self.q else []) + self.dqs
+    def __init__(
+        self, id: int, q: QdqNode | None, dqs: list[QdqNode] | None = None, input: str | None = None,
+        is_weight: bool = False,
+    ) -> None:
+        self.id = id
+        self.q = q
+        self.dqs = dqs if dqs is not None else []
+        self.input = input  # the float tensor the Q reads (None for a DQ-only quantizer)
+        self.is_weight = is_weight  # the quantized tensor is a constant (weights)
+        self.nodes: list[QdqNode] = []
+        self.outputs: list[str] = []  # the float tensors its DQ nodes produce
+        self.finish()
 
-    @cached_property
-    def outputs(self) -> list[str]:
-        """The float tensors its DQ nodes produce."""
-        return [dq.node.output[0] for dq in self.dqs]
+    def finish(self) -> None:
+        """Recompute ``nodes`` and ``outputs`` after DQs were added."""
+        self.nodes = ([self.q] if self.q else []) + self.dqs
+        self.outputs = [dq.node.output[0] for dq in self.dqs]
+
+    def __repr__(self) -> str:
+        return f"Quantizer({self.id}, {self.name!r})"
 
     @property
     def params(self) -> QParams | None:
@@ -224,16 +242,24 @@ def read_params(
     read (this is the hot path of the analysis on large graphs).
     """
     inputs = node.input
-    if len(inputs) < 2:
-        return None
-    attrs = _int_attrs(node)
-    zp_name = inputs[2] if len(inputs) > 2 else ""
-    if not zp_name and callable(input_dtype):
-        input_dtype = input_dtype()
-    key = (inputs[1], zp_name, "" if zp_name else (node.op_type, input_dtype), tuple(attrs.items()))
     cache = index.memo.setdefault("qparams", {})
-    if key in cache:
-        return cache[key]
+    if len(inputs) == 3 and not node.attribute:  # the common case: per-tensor, zero point given
+        key: tuple = (inputs[1], inputs[2])
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        attrs: dict[str, int] = {}
+        zp_name = inputs[2]
+    else:
+        if len(inputs) < 2:
+            return None
+        attrs = _int_attrs(node)
+        zp_name = inputs[2] if len(inputs) > 2 else ""
+        if not zp_name and callable(input_dtype):
+            input_dtype = input_dtype()
+        key = (inputs[1], zp_name, "" if zp_name else (node.op_type, input_dtype), tuple(attrs.items()))
+        if key in cache:
+            return cache[key]
     scale = index.const_array(inputs[1])
     zero_point = index.const_array(zp_name) if zp_name else None
     params = None
@@ -284,5 +310,8 @@ def find_quantizers(index: GraphIndex) -> list[Quantizer]:
             quantizers.append(
                 Quantizer(id=len(quantizers), q=None, dqs=[dq], input=None, is_weight=index.is_constant(node.input[0]))
             )
+    for q in by_output.values():
+        if q.dqs:
+            q.finish()
     return quantizers
 
