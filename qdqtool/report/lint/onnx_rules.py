@@ -14,15 +14,6 @@ from qdqtool.ir.qdq import Quantizer, is_dq, is_q
 from qdqtool.report.lint.context import LintContext
 from qdqtool.report.lint.registry import Hit, Severity, Skip, register
 
-# backend rule id (rules/<target>.toml) -> lint rule id
-GROUP_RULES = {
-    "concat": "QDQ101",
-    "move-through": "QDQ102",
-    "fan-out": "QDQ103",
-    "residual-add": "QDQ104",
-    "requantize": "QDQ105",
-}
-
 # Q/DQ element types each shipped target can run; others are reported by QDQ114 (the rule's `types` option wins).
 SUPPORTED_TYPES = {
     # TensorRT 10: INT8; FP8 E4M3 (compute capability >= 8.9); INT4 for weight-only, block-quantized weights.
@@ -62,70 +53,47 @@ calibrate the quantizers of the group together in the QAT script. A refused grou
 fixed first."""
 
 
-@register(
-    "QDQ100", "scale-mismatch", "onnx", Severity.ERROR,
-    "Q/DQ that the target needs to share one scale carry different scales.",
-    """A group found by a rule of a custom rules file: the backend compares the members' scales for exact
-    equality and runs a standalone requantize kernel when they differ.""",
-    _MERGE_FIX,
+# One rule per backend group rule: (lint id, name, backend rule id or None, severity, summary, explanation).
+_GROUP_RULE_DOCS = (
+    ("QDQ100", "scale-mismatch", None, Severity.ERROR,
+     "Q/DQ that the target needs to share one scale carry different scales.",
+     """A group found by a rule of a custom rules file: the backend compares the members' scales for exact
+     equality and runs a standalone requantize kernel when they differ."""),
+    ("QDQ101", "concat-scale-mismatch", "concat", Severity.ERROR,
+     "The inputs and the output of a Concat are quantized with different scales.",
+     """TensorRT removes a Concat by writing every input into one buffer, which needs one scale for all inputs and
+     the output; unequal scales leave a requantize kernel per input and keep the producers from writing INT8."""),
+    ("QDQ102", "move-through-scale-mismatch", "move-through", Severity.ERROR,
+     "Q/DQ on either side of an op they move across (MaxPool, Resize, Reshape ...) carry different scales.",
+     """TensorRT propagates DQ forward and Q backward across ops that commute with them and merges the Q/DQ that
+     meet only when their scales are equal; otherwise a standalone (re)quantize kernel stays."""),
+    ("QDQ103", "fan-out-scale-mismatch", "fan-out", Severity.WARNING,
+     "One tensor is read by several Q nodes with different scales.",
+     """TensorRT hoists sibling Q nodes into one quantize (and fuses it into the producer) only when their scales
+     are bit-equal; with different scales the producer keeps a float output and each Q runs as its own kernel."""),
+    ("QDQ104", "residual-add-scale-mismatch", "residual-add", Severity.ERROR,
+     "Both inputs of a residual Add are quantized, with different scales.",
+     """An Add with two quantized inputs runs as one INT8 element-wise kernel (or fuses into the convolution) only
+     when both inputs share a scale."""),
+    ("QDQ105", "requantize-scale-mismatch", "requantize", Severity.WARNING,
+     "A DQ output is quantized again by a Q with another scale.",
+     """A DQ followed by a Q cancels only when both carry the same scale; otherwise the backend runs a standalone
+     requantize kernel."""),
 )
-def scale_mismatch(ctx: LintContext) -> Iterator[Hit]:
-    yield from _group_hits(ctx, None)
 
 
-@register(
-    "QDQ101", "concat-scale-mismatch", "onnx", Severity.ERROR,
-    "The inputs and the output of a Concat are quantized with different scales.",
-    """TensorRT removes a Concat by writing every input into one buffer, which needs one scale for all inputs and
-    the output; unequal scales leave a requantize kernel per input and keep the producers from writing INT8.""",
-    _MERGE_FIX,
-)
-def concat_scale_mismatch(ctx: LintContext) -> Iterator[Hit]:
-    yield from _group_hits(ctx, "QDQ101")
+def _group_rule(rule_id: str | None):
+    def check(ctx: LintContext) -> Iterator[Hit]:
+        yield from _group_hits(ctx, rule_id)
+
+    return check
 
 
-@register(
-    "QDQ102", "move-through-scale-mismatch", "onnx", Severity.ERROR,
-    "Q/DQ on either side of an op they move across (MaxPool, Resize, Reshape ...) carry different scales.",
-    """TensorRT propagates DQ forward and Q backward across ops that commute with them and merges the Q/DQ that
-    meet only when their scales are equal; otherwise a standalone (re)quantize kernel stays.""",
-    _MERGE_FIX,
-)
-def move_through_scale_mismatch(ctx: LintContext) -> Iterator[Hit]:
-    yield from _group_hits(ctx, "QDQ102")
+# backend rule id (rules/<target>.toml) -> lint rule id
+GROUP_RULES = {backend: lint_id for lint_id, _, backend, *_ in _GROUP_RULE_DOCS if backend}
 
-
-@register(
-    "QDQ103", "fan-out-scale-mismatch", "onnx", Severity.WARNING,
-    "One tensor is read by several Q nodes with different scales.",
-    """TensorRT hoists sibling Q nodes into one quantize (and fuses it into the producer) only when their scales
-    are bit-equal; with different scales the producer keeps a float output and each Q runs as its own kernel.""",
-    _MERGE_FIX,
-)
-def fan_out_scale_mismatch(ctx: LintContext) -> Iterator[Hit]:
-    yield from _group_hits(ctx, "QDQ103")
-
-
-@register(
-    "QDQ104", "residual-add-scale-mismatch", "onnx", Severity.ERROR,
-    "Both inputs of a residual Add are quantized, with different scales.",
-    """An Add with two quantized inputs runs as one INT8 element-wise kernel (or fuses into the convolution) only
-    when both inputs share a scale.""",
-    _MERGE_FIX,
-)
-def residual_add_scale_mismatch(ctx: LintContext) -> Iterator[Hit]:
-    yield from _group_hits(ctx, "QDQ104")
-
-
-@register(
-    "QDQ105", "requantize-scale-mismatch", "onnx", Severity.WARNING,
-    "A DQ output is quantized again by a Q with another scale.",
-    """A DQ followed by a Q cancels only when both carry the same scale; otherwise the backend runs a standalone
-    requantize kernel.""",
-    _MERGE_FIX,
-)
-def requantize_scale_mismatch(ctx: LintContext) -> Iterator[Hit]:
-    yield from _group_hits(ctx, "QDQ105")
+for _id, _name, _backend, _severity, _summary, _why in _GROUP_RULE_DOCS:
+    register(_id, _name, "onnx", _severity, _summary, _why, _MERGE_FIX)(_group_rule(_id if _backend else None))
 
 
 @register(
