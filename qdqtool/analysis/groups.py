@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from enum import Enum
+from functools import cached_property
 
 import numpy as np
 import onnx
@@ -80,7 +80,8 @@ class ScaleGroup:
 
     @cached_property
     def zero_points(self) -> list[int]:
-        return sorted({int(z) for q in self.quantizers for n in q.nodes if n.params for z in n.params.zero_point.ravel()})
+        nodes = (n for q in self.quantizers for n in q.nodes if n.params)
+        return sorted({int(z) for n in nodes for z in n.params.zero_point.ravel()})
 
     @property
     def is_shared(self) -> bool:

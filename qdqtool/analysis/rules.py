@@ -71,11 +71,15 @@ class Rule:
         return condition is None or condition.holds(node, index)
 
     def selected_inputs(self, node: onnx.NodeProto, index: GraphIndex) -> list[str]:
-        names = list(node.input) if self.inputs == "all" else [node.input[i] for i in self.inputs if i < len(node.input)]
+        names = list(node.input)
+        if self.inputs != "all":
+            names = [names[i] for i in self.inputs if i < len(names)]
         return [n for n in names if n and not index.is_constant(n)]
 
     def selected_outputs(self, node: onnx.NodeProto) -> list[str]:
-        names = list(node.output) if self.outputs == "all" else [node.output[i] for i in self.outputs if i < len(node.output)]
+        names = list(node.output)
+        if self.outputs != "all":
+            names = [names[i] for i in self.outputs if i < len(names)]
         return [n for n in names if n]
 
 

@@ -36,7 +36,7 @@ def _example_model() -> Path:
 @click.command("merge")
 @click.argument("model", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output model. Default: MODEL.merged.onnx beside the input (./yolov6_qat.merged.onnx for --example).")
+              help="Output model. Default: MODEL.merged.onnx beside the input; ./yolov6_qat.merged.onnx for --example.")
 @click.option("--example", is_flag=True, help="Run on the example YOLOv6-style QAT model shipped with qdqtool.")
 @target_option
 @click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,

@@ -41,7 +41,7 @@ def union_of_ranges(members: list[QParams]) -> QParams:
     ranges = [p.represented_range() for p in members]
     lo = min(r[0] for r in ranges)
     hi = max(r[1] for r in ranges)
-    for p, (plo, phi) in zip(members, ranges):
+    for p, (plo, phi) in zip(members, ranges, strict=True):
         if plo <= lo and phi >= hi:
             return p
     ref = members[0]
@@ -56,10 +56,11 @@ def union_of_ranges(members: list[QParams]) -> QParams:
     if zero_point != qmin:
         candidates.append(lo / (qmin - zero_point))
     scale = max(candidates)
-    scale_dtype = ref.scale.dtype
-    scale = np.nextafter(scale_dtype.type(scale), scale_dtype.type(np.inf)) if scale_dtype.type(scale) < scale else scale
+    scale_type = ref.scale.dtype.type
+    if scale_type(scale) < scale:  # rounding to the scale's own float type must not shrink the range
+        scale = np.nextafter(scale_type(scale), scale_type(np.inf))
     return QParams(
-        scale=np.array(scale, dtype=scale_dtype),
+        scale=np.array(scale, dtype=ref.scale.dtype),
         zero_point=np.array(zero_point, dtype=ref.zero_point.dtype),
         dtype=ref.dtype,
     )

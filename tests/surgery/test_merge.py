@@ -55,7 +55,7 @@ def test_merge_leaves_no_inconsistent_group_and_a_valid_graph(name, build, rules
             assert group.is_shared, f"{group.id}: members must read one shared scale/zero-point initializer"
     # runs in ONNX Runtime and stays close to the original
     ours, theirs = run(model), run(original)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         cos = float(np.dot(a.ravel(), b.ravel()) / (np.linalg.norm(a) * np.linalg.norm(b)))
         assert cos > 0.98
     # idempotent: merging again changes nothing, byte for byte
