@@ -36,9 +36,12 @@ def _findings_table(run: ModelCheck) -> Table:
 def print_model_check(console: Console, run: ModelCheck) -> None:
     if run.violations:
         console.print(_findings_table(run))
-        fixes = {v.rule.id: v.rule for v in run.violations if v.waived is None and not v.baselined}
-        for rule in fixes.values():
-            console.print(Text(f"fix {rule.id}: {rule.fix}", style="cyan"))
+        fixes: dict[str, list[str]] = {}
+        for v in run.violations:
+            if v.waived is None and not v.baselined and v.rule.id not in fixes.get(v.rule.fix, []):
+                fixes.setdefault(v.rule.fix, []).append(v.rule.id)
+        for fix, rule_ids in fixes.items():
+            console.print(Text(f"fix {', '.join(rule_ids)}: {fix}", style="cyan"))
     else:
         console.print(f"{run.model}: no findings (target {run.target})")
     by_reason: dict[str, list[str]] = {}

@@ -36,9 +36,12 @@ def _model_section(run: ModelCheck) -> list[str]:
     if active:
         lines += ["", "| | rule | where | finding |", "|---|---|---|---|"]
         lines += ["| " + " | ".join(cell(c) for c in _finding_row(v, run.fail_on)) + " |" for v in active]
-        fixes = {v.rule.id: v.rule for v in active}
+        fixes: dict[str, list[str]] = {}
+        for v in active:
+            if f"`{v.rule.id}` {v.rule.name}" not in fixes.get(v.rule.fix, []):
+                fixes.setdefault(v.rule.fix, []).append(f"`{v.rule.id}` {v.rule.name}")
         lines += ["", "**How to fix**", ""]
-        lines += [f"- `{rule.id}` {rule.name}: {rule.fix}" for rule in fixes.values()]
+        lines += [f"- {', '.join(names)}: {fix}" for fix, names in fixes.items()]
     quiet = [v for v in run.violations if v.waived is not None or v.baselined]
     if quiet:
         lines += ["", f"<details><summary>Waived or in the baseline ({len(quiet)})</summary>", ""]

@@ -19,7 +19,7 @@ def test_passes_on_a_clean_model(qdqtool, save):
 def test_fails_with_exit_1_and_a_failed_line(qdqtool, save):
     run = qdqtool("check", save("yolov6_qat_int8"))
     assert run.code == 1
-    assert "QDQ101 concat-scale-mismatch" in run.out and "fix QDQ101:" in run.out
+    assert "QDQ101 concat-scale-mismatch" in run.out and "fix QDQ101, QDQ103: Run `qdqtool merge MODEL`" in run.out
     last = run.out.splitlines()[-1]
     assert last == "FAILED | 3 finding(s) fail the gate | 3 error(s), 3 warning(s), 0 info | fail on error"
     assert run.err.startswith("qdqtool: failed: 3 finding(s) fail the gate")
