@@ -140,90 +140,40 @@ def _tensors(names: list[str], shapes: list[dict] | None, consts: dict[str, onnx
     return infos
 
 
-def _original_nodes(original: onnx.ModelProto | None) -> tuple[dict[str, str], set[str]]:
-    if original is None:
-        return {}, set()
+def _original_nodes(original: onnx.ModelProto) -> tuple[dict[str, str], set[str]]:
+    """(tensor -> the node producing it, node names) of the model before optimisation."""
     producers = {out: node.name for node in original.graph.node for out in node.output if node.name}
     return producers, {node.name for node in original.graph.node if node.name}
 
 
-def engine_report_from_ort_profile(
-    optimized: onnx.ModelProto | str | os.PathLike,
-    profile: list[dict[str, Any]] | str | os.PathLike | None = None,
-    warmup: int = 0,
-    original: onnx.ModelProto | None = None,
-    latency_ms: list[float] | None = None,
-    source: str | None = None,
-    notes: list[str] | None = None,
-) -> EngineReport:
-    """Build an :class:`EngineReport` from ONNX Runtime's optimised model and its profile.
-
-    Args:
-        optimized (ModelProto | path): The optimised model (``optimized_model_filepath``).
-        profile (list | path): Profile events or the profile JSON. Defaults to None: no times.
-        warmup (int): Leading runs of the profile to ignore. Defaults to 0.
-        original (ModelProto): The model before optimisation, to name the ONNX nodes each layer stands for.
-            Defaults to None: each layer stands for the node of its own name.
-        latency_ms (list[float]): End-to-end latency of timed runs (without profiling). Defaults to None.
-        source (str): Where it came from, for messages. Defaults to the optimised model's path.
-        notes (list[str]): Caveats to carry in the report. Defaults to None.
-    """
-    if not isinstance(optimized, onnx.ModelProto):
-        source = source or str(optimized)
-        optimized = onnx.load(str(optimized), load_external_data=False)
-    events = read_ort_profile(profile) if isinstance(profile, (str, os.PathLike)) else profile
-    times, samples, runs = node_times(events, warmup) if events is not None else ({}, {}, None)
-    producers, original_names = _original_nodes(original)
-    consts = {t.name: t for t in optimized.graph.initializer}
-    layers: list[Layer] = []
-    for node in optimized.graph.node:
-        name = node.name or node.output[0]
-        args = samples.get(name, {})
-        node_runs = times.get(name)
+def _layer(node: onnx.NodeProto, consts: dict[str, onnx.TensorProto], samples: dict[str, dict],
+           times: dict[str, list[float]], original: tuple[dict[str, str], set[str]] | None) -> Layer:
+    """One node of the optimised graph as a Layer. Its ONNX nodes: the original node of its name (without ONNX
+    Runtime's ``_token_N`` suffix) and the original producers of its output tensors; itself without ``original``."""
+    name = node.name or node.output[0]
+    args = samples.get(name, {})
+    node_runs = times.get(name)
+    if original is None:
+        onnx_nodes: tuple[str, ...] = (name,)
+    else:
+        producers, names = original
         own = _TOKEN.sub("", name)
-        if original is None:
-            onnx_nodes = (name,)
-        else:
-            found = [own] if own in original_names else []
-            found += [producers[o] for o in node.output if o in producers]
-            onnx_nodes = tuple(dict.fromkeys(found))
-        weights = _weight(node, consts)
-        raw = {"op_type": node.op_type, "domain": node.domain or "ai.onnx", "provider": args.get("provider")}
-        if node.op_type.lower() in _CONV_OPS:
-            raw["ParameterType"] = "Convolution"  # what qdqtool.engine.classify.is_convolution reads
-        layers.append(Layer(
-            name=name,
-            type=node.op_type,
-            cls=classify_ort_node(node.op_type),
-            inputs=_tensors(list(node.input), args.get("input_type_shape"), consts, activations_only=True),
-            outputs=_tensors(list(node.output), args.get("output_type_shape"), consts),
-            onnx_nodes=onnx_nodes,
-            weights=weights,
-            avg_ms=statistics.fmean(node_runs) if node_runs else None,
-            median_ms=statistics.median(node_runs) if node_runs else None,
-            raw=raw,
-        ))
-    total = sum(layer.avg_ms or 0.0 for layer in layers)
-    if total > 0:
-        for layer in layers:
-            if layer.avg_ms is not None:
-                layer.share = 100.0 * layer.avg_ms / total
-    notes = list(notes or [])
-    unknown = sorted(set(times) - {layer.name for layer in layers})
-    if unknown:
-        notes.append(f"{len(unknown)} profiled node(s) are not in the optimised graph (subgraphs?): "
-                     + ", ".join(unknown[:5]))
-    return EngineReport(
-        backend="onnxruntime",
-        source=source or optimized.graph.name,
-        layers=layers,
-        latency=Latency(runs_ms=list(latency_ms)) if latency_ms else None,
-        measured=True,
-        detailed=True,
-        notes=notes,
-        bindings=[v.name for v in optimized.graph.input if v.name not in consts]
-        + [v.name for v in optimized.graph.output],
-        profile_runs=runs,
+        found = ([own] if own in names else []) + [producers[o] for o in node.output if o in producers]
+        onnx_nodes = tuple(dict.fromkeys(found))
+    raw = {"op_type": node.op_type, "domain": node.domain or "ai.onnx", "provider": args.get("provider")}
+    if node.op_type.lower() in _CONV_OPS:
+        raw["ParameterType"] = "Convolution"  # what qdqtool.engine.classify.is_convolution reads
+    return Layer(
+        name=name,
+        type=node.op_type,
+        cls=classify_ort_node(node.op_type),
+        inputs=_tensors(list(node.input), args.get("input_type_shape"), consts, activations_only=True),
+        outputs=_tensors(list(node.output), args.get("output_type_shape"), consts),
+        onnx_nodes=onnx_nodes,
+        weights=_weight(node, consts),
+        avg_ms=statistics.fmean(node_runs) if node_runs else None,
+        median_ms=statistics.median(node_runs) if node_runs else None,
+        raw=raw,
     )
 
 
@@ -239,7 +189,18 @@ def _weight(node: onnx.NodeProto, consts: dict[str, onnx.TensorProto]) -> tuple[
 
 
 class EngineReportFromOrtProfile:
-    """Loader form of :func:`engine_report_from_ort_profile`: configure now, read when called."""
+    """Build an :class:`EngineReport` from ONNX Runtime's optimised model and its profile.
+
+    Args:
+        optimized (ModelProto | path): The optimised model (``optimized_model_filepath``).
+        profile (list | path): Profile events or the profile JSON. Defaults to None: no times.
+        warmup (int): Leading runs of the profile to ignore. Defaults to 0.
+        original (ModelProto): The model before optimisation, to name the ONNX nodes each layer stands for.
+            Defaults to None: each layer stands for the node of its own name.
+        latency_ms (list[float]): End-to-end latency of timed runs (without profiling). Defaults to None.
+        source (str): Where it came from, for messages. Defaults to the optimised model's path.
+        notes (list[str]): Caveats to carry in the report. Defaults to None.
+    """
 
     def __init__(
         self,
@@ -255,5 +216,40 @@ class EngineReportFromOrtProfile:
         self.latency_ms, self.source, self.notes = latency_ms, source, notes
 
     def __call__(self) -> EngineReport:
-        return engine_report_from_ort_profile(self.optimized, self.profile, self.warmup, self.original,
-                                              self.latency_ms, self.source, self.notes)
+        optimized, profile, warmup, original = self.optimized, self.profile, self.warmup, self.original
+        latency_ms, source = self.latency_ms, self.source
+        if not isinstance(optimized, onnx.ModelProto):
+            source = source or str(optimized)
+            optimized = onnx.load(str(optimized), load_external_data=False)
+        events = read_ort_profile(profile) if isinstance(profile, (str, os.PathLike)) else profile
+        times, samples, runs = node_times(events, warmup) if events is not None else ({}, {}, None)
+        consts = {t.name: t for t in optimized.graph.initializer}
+        names = _original_nodes(original) if original is not None else None
+        layers = [_layer(node, consts, samples, times, names) for node in optimized.graph.node]
+        total = sum(layer.avg_ms or 0.0 for layer in layers)
+        if total > 0:
+            for layer in layers:
+                if layer.avg_ms is not None:
+                    layer.share = 100.0 * layer.avg_ms / total
+        notes = list(self.notes or [])
+        unknown = sorted(set(times) - {layer.name for layer in layers})
+        if unknown:
+            notes.append(f"{len(unknown)} profiled node(s) are not in the optimised graph (subgraphs?): "
+                         + ", ".join(unknown[:5]))
+        return EngineReport(
+            backend="onnxruntime",
+            source=source or optimized.graph.name,
+            layers=layers,
+            latency=Latency(runs_ms=list(latency_ms)) if latency_ms else None,
+            measured=True,
+            detailed=True,
+            notes=notes,
+            bindings=[v.name for v in optimized.graph.input if v.name not in consts]
+            + [v.name for v in optimized.graph.output],
+            profile_runs=runs,
+        )
+
+
+def engine_report_from_ort_profile(*args: Any, **kwargs: Any) -> EngineReport:
+    """Function form of :class:`EngineReportFromOrtProfile` (same arguments): read now."""
+    return EngineReportFromOrtProfile(*args, **kwargs)()
