@@ -15,7 +15,7 @@ from qdqtool.report.lint.config import load_config
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 WORKFLOW = EXAMPLES / "github-actions" / "qdqtool-check.yml"
-HOOKS = EXAMPLES / "pre-commit" / ".pre-commit-hooks.yaml"
+HOOKS = REPO / ".pre-commit-hooks.yaml"  # at the repository root, where pre-commit looks for it
 PRE_COMMIT_CONFIG = EXAMPLES / "pre-commit" / ".pre-commit-config.yaml"
 EXAMPLE_MODEL = REPO / "qdqtool" / "examples" / "yolov6_qat.onnx"
 
