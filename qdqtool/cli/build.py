@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from qdqtool.cli.inspect import check_formats
 from qdqtool.cli.options import backend_option, build_options, build_options_from, json_option, markdown_option
 from qdqtool.engine.backends import ProgressSink, get_backend
+from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import summarize
 from qdqtool.report.engine_json import dumps, inspect_document
 from qdqtool.report.engine_markdown import inspect_markdown
@@ -41,7 +42,7 @@ def progress_display(enabled: bool = True) -> Iterator[ProgressSink | None]:
         yield sink
 
 
-def status_line(report, output: Path, files: tuple[str, ...]) -> str:
+def status_line(report: EngineReport, output: Path, files: tuple[str, ...]) -> str:
     latency = f" | median latency {report.latency.median:.3f} ms" if report.latency else ""
     return (f"PASSED | {report.backend}: {len(report.layers)} layers, {len(report.leftover_qdq)} leftover Q/DQ"
             f"{latency} | wrote {', '.join(str(output / f) for f in files)}")
