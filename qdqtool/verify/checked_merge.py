@@ -10,7 +10,7 @@ import onnx
 
 from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError
-from qdqtool.io.onnx_io import load_model, save_model
+from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
 from qdqtool.surgery.placement import PlacementAction, apply_fixes
 from qdqtool.verify.inputs import load_npz, random_inputs
@@ -62,6 +62,10 @@ class MergeOutcome:
 def checked_merge(request: MergeRequest) -> MergeOutcome:
     """Run merge: the input file is never modified; the output is written only if the check passes.
 
+    The merged model is first written beside its target under a temporary name; ONNX Runtime checks that file
+    against the input file (both read from disk, so models over 2 GB with external data work), and only then is
+    it renamed into place.
+
     Args:
         request (MergeRequest): What to do.
     """
@@ -69,20 +73,24 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
         raise BadInputError(f"{request.model}: the output would overwrite the input; choose another -o")
     rules = load_rules(request.target)
     loaded = load_model(request.model)
-    original_bytes_needed = request.verify and not request.dry_run
-    original = onnx.ModelProto()
-    if original_bytes_needed:
-        original.CopyFrom(loaded.model)
     fixes = apply_fixes(loaded.model, rules, request.fixes) if request.fixes else []
     result = merge_scales(loaded.model, rules, request.policy, request.dedupe, request.max_scale_ratio)
+    if request.dry_run or not result.analysis.has_qdq:
+        return MergeOutcome(request=request, result=result, check=None, written=[], fixes=fixes)
     check = None
-    if original_bytes_needed and (result.changed or fixes):
-        if request.inputs is not None:
-            data, label = load_npz(request.inputs, original), f"{request.inputs}"
-        else:
-            data, label = random_inputs(original, request.input_shapes, request.seed), f"seeded random (seed {request.seed})"
-        check = compare_models(original, result.model, data, request.min_cosine, label, reference_model=original)
-    written: list[Path] = []
-    if not request.dry_run and (check is None or check) and result.analysis.has_qdq:
-        written = save_model(result.model, request.output_path(), external_data=loaded.external_data)
+    with staged_model(result.model, request.output_path(), external_data=loaded.external_data) as staged:
+        if request.verify and (result.changed or fixes):
+            check = _check(request, staged.path)
+        written = staged.publish() if check is None or check else []
     return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes)
+
+
+def _check(request: MergeRequest, merged: Path) -> NumericCheck:
+    # the input's structure only (weights stay on disk): for its input shapes and its output Concats
+    reference = onnx.load(str(request.model), load_external_data=False)
+    if request.inputs is not None:
+        data, label = load_npz(request.inputs, reference), f"{request.inputs}"
+    else:
+        data = random_inputs(reference, request.input_shapes, request.seed)
+        label = f"seeded random (seed {request.seed})"
+    return compare_models(request.model, merged, data, request.min_cosine, label, reference_model=reference)
