@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from qdqtool.engine.backends import Backend, BuildOptions, ProgressSink, get_backend
+from qdqtool.engine.backends import Backend, BuildOptions, LatencyTimer, ProgressSink, get_backend
 from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.latency import (
     DEFAULT_TOLERANCE,
@@ -127,6 +128,17 @@ def _build(backend: Backend, model: Path, folder: Path, options: BuildOptions,
     return backend.loader()(model, folder, options, tell)()
 
 
+def _time_both(timer: Callable[..., LatencyTimer], request: CompareRequest, merged: Path,
+               work: Path) -> LatencyComparison:
+    """Warm both models up, time them in interleaved rounds and judge the round medians."""
+    opts = request.build
+    with timer(Path(request.model), work / "before", opts) as a, timer(merged, work / "after", opts) as b:
+        a.time(opts.warmup)
+        b.time(opts.warmup)
+        rounds_a, rounds_b = interleaved_rounds(a, b, request.rounds, opts.iterations)
+    return judge_latency(rounds_a, rounds_b, request.tolerance, opts.iterations)
+
+
 def compare(request: CompareRequest, progress: ProgressSink | None = None) -> CompareResult:
     """Merge, build both models, diff and judge (see the module docstring).
 
@@ -173,15 +185,11 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
     else:
         if progress is not None:
             progress("timing", None, request.rounds)
-        with timer(Path(request.model), work / "before", request.build) as a, timer(merged, work / "after",
-                                                                                     request.build) as b:
-            a.time(request.build.warmup)
-            b.time(request.build.warmup)
-            rounds_a, rounds_b = interleaved_rounds(a, b, request.rounds, request.build.iterations)
-        result.latency = judge_latency(rounds_a, rounds_b, request.tolerance, request.build.iterations)
+        result.latency = _time_both(timer, request, merged, work)
         if _signature(before) == _signature(after):
             same_layers_verdict(result.latency)
-        before.latency, after.latency = Latency(rounds_a), Latency(rounds_b)  # the diff shows the same numbers
+        before.latency = Latency(result.latency.before.values)  # the diff shows the same numbers
+        after.latency = Latency(result.latency.after.values)
     result.before, result.after = before, after
     result.diff = diff_engines(before, after, time_tolerance=request.tolerance)
     if len(after.leftover_qdq) > len(before.leftover_qdq):
