@@ -8,7 +8,9 @@ import onnx
 
 from qdqtool.analysis.groups import GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import load_rules
+from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.predictor.kernels import predict_kernels
+from qdqtool.surgery.merge import merge_scales
 from tests.cli.conftest import qdqtool  # noqa: F401 - the CLI fixture
 from tests.fixtures import models as M
 
@@ -59,3 +61,13 @@ def test_analyze_shows_the_column_and_the_json_carries_it(qdqtool, tmp_path):  #
     plain = qdqtool("analyze", path, "--no-predict")
     assert plain.code == 0 and "predicted" not in plain.out
     assert "predicted_kernels" not in json.loads(qdqtool("analyze", path, "--json", "--no-predict").out)
+
+
+def test_predicted_merge_equals_predicting_the_merged_model():
+    """The column predicts merge without writing it; the merged model itself must predict the same."""
+    for model in (M.yolov6_qat(), M.fan_out(variant="move_through"), M.resnet_block(skip="both")):
+        analysis, counts = kernels(model)
+        merged = onnx.ModelProto()
+        merged.CopyFrom(model)
+        merge_scales(merged, RULES)
+        assert counts.after_merge == len(predict_engine(merged).leftover_qdq)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 import onnx
 
 from qdqtool.engine.predictor.config import PredictorRules
@@ -95,8 +96,17 @@ class SimGraph:
         self._dead: set[int] = set()
 
     @classmethod
-    def from_index(cls, index: GraphIndex, rules: PredictorRules) -> SimGraph:
-        """Build the graph of ``index``'s model (which is left untouched)."""
+    def from_index(
+        cls, index: GraphIndex, rules: PredictorRules, params: Mapping[str, QParams] | None = None
+    ) -> SimGraph:
+        """Build the graph of ``index``'s model (which is left untouched).
+
+        Args:
+            index (GraphIndex): The model's index; shapes are cached on it (``index.memo``) for the next build.
+            rules (PredictorRules): What the predictor knows about TensorRT.
+            params (Mapping[str, QParams]): Parameters to use instead of the model's for these Q/DQ nodes (by
+                name): a merge predicted without writing it. Defaults to None.
+        """
         graph = cls(index, rules)
         graph._read_shapes()
         for i, proto in enumerate(index.nodes):
@@ -114,7 +124,7 @@ class SimGraph:
                     if is_q(src):
                         p = read_params(index, src)
                         dtype = p.dtype if p else None
-                node.params = read_params(index, proto, dtype)
+                node.params = params[node.name] if params and node.name in params else read_params(index, proto, dtype)
             elif rules.is_concat(proto, index):
                 node.move = "concat"
                 node.data_inputs = tuple(k for k, t in enumerate(proto.input) if t and t not in graph.constants)
@@ -204,6 +214,11 @@ class SimGraph:
         node = self.producer.get(tensor)
         return node if node is not None and node.is_dq else None
 
+    def in_order(self) -> list[SimNode]:
+        """Alive nodes by position: topological for a sorted ONNX graph, since a moved Q sits just before the op it
+        crossed and a moved DQ just after it (cheaper than :meth:`toposorted`, for the propagation passes)."""
+        return sorted(self.alive(), key=lambda n: n.order)
+
     def toposorted(self) -> list[SimNode]:
         """Alive nodes in topological order, ties broken by ONNX position (so the order reads like the model)."""
         nodes = self.alive()
@@ -237,13 +252,13 @@ class SimGraph:
         shape = self.shapes.get(tensor)
         if shape is None:
             return 0
-        return int(np.prod([d if d and d > 0 else 1 for d in shape], dtype=np.int64)) * _WIDTH.get(dtype, 4)
+        return math.prod(d if d > 0 else 1 for d in shape) * _WIDTH.get(dtype, 4)
 
     def constant_nbytes(self, name: str, dtype: str | None = None) -> int:
         """Bytes of a constant (weights), at ``dtype`` when given (INT8 weights after folding)."""
         tensor = self.index.initializers.get(name)
         if tensor is not None:
-            count = int(np.prod(tensor.dims, dtype=np.int64)) if tensor.dims else 1
+            count = math.prod(tensor.dims)
             own = _ONNX_DTYPES.get(tensor.data_type, "fp32")
         else:
             value = self.index.const_array(name)
@@ -253,7 +268,19 @@ class SimGraph:
         return count * _WIDTH.get(dtype or own, 4)
 
     def _read_shapes(self) -> None:
-        """Static shapes of every tensor: ONNX shape inference on a copy without the big initializers."""
+        """Static shapes of every tensor: ONNX shape inference on a copy without the big initializers (once per
+        index: a second build on the same index reuses them)."""
+        cached = self.index.memo.get("predictor-shapes")
+        if cached is not None:
+            self.shapes, self.elem_types = dict(cached["shapes"]), dict(cached["elem_types"])
+            self.notes += cached["notes"]
+            return
+        self._infer_shapes()
+        self.index.memo["predictor-shapes"] = {
+            "shapes": dict(self.shapes), "elem_types": dict(self.elem_types), "notes": list(self.notes)
+        }
+
+    def _infer_shapes(self) -> None:
         model = self.index.model
         light = onnx.ModelProto()
         light.ir_version = model.ir_version
@@ -265,7 +292,7 @@ class SimGraph:
         graph.value_info.extend(model.graph.value_info)
         declared = {v.name for v in model.graph.input}
         for tensor in model.graph.initializer:
-            count = int(np.prod(tensor.dims, dtype=np.int64)) if tensor.dims else 1
+            count = math.prod(tensor.dims)
             if count <= _SMALL_CONSTANT and tensor.data_location != onnx.TensorProto.EXTERNAL:
                 graph.initializer.append(tensor)
             elif tensor.name not in declared:

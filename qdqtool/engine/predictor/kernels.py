@@ -1,7 +1,8 @@
 """How many standalone Q/DQ kernels each scale group costs, predicted before and after ``merge``.
 
-This is the "predicted kernels" column of ``analyze``: the model is predicted as it is, after ``merge`` (on a
-copy), and, when the analysis found placement problems, after ``merge --fix residual-add``. A standalone kernel
+This is the "predicted kernels" column of ``analyze``: the model is predicted as it is, as ``merge`` would leave
+it (each unified group's members given the parameters ``merge``'s policy chooses, without editing the model), and,
+when the analysis found placement problems, after ``merge --fix residual-add`` (run on a copy). A standalone kernel
 counts for a group when it implements one of the group's Q/DQ nodes (a requantize kernel implements two).
 
     >>> counts = predict_kernels(analysis, load_rules("tensorrt"))
@@ -15,12 +16,14 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from qdqtool.analysis.groups import Analysis
+from qdqtool.analysis.groups import Analysis, GroupStatus
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.engine.predictor.report import predict_engine
 from qdqtool.engine.report import EngineReport
+from qdqtool.ir.qdq import QParams
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.placement import apply_fixes
+from qdqtool.surgery.policy import choose_params
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,25 +65,42 @@ def predict_kernels(
     if not has_predictor(rules) or not analysis.has_qdq:
         return None
     before = predict_engine(analysis.index, rules)
-    after = predict_engine(_edited(analysis.index.model, rules, policy, max_scale_ratio, ()), rules)
+    after = predict_engine(analysis.index, rules, params=merged_params(analysis, policy))
     counts = KernelCounts(before=len(before.leftover_qdq), after_merge=len(after.leftover_qdq))
     if analysis.findings:
-        fixed = predict_engine(_edited(analysis.index.model, rules, policy, max_scale_ratio, (FIX,)), rules)
+        fixed = predict_engine(_fixed_and_merged(analysis.index.model, rules, policy, max_scale_ratio), rules)
         counts.after_fix = len(fixed.leftover_qdq)
+    before_at, after_at = _standalone_by_node(before), _standalone_by_node(after)
     for group in analysis.groups:
-        members = set(group.nodes)
-        counts.groups[group.id] = (_touching(before, members), _touching(after, members))
+        counts.groups[group.id] = (_touching(before_at, group.nodes), _touching(after_at, group.nodes))
     return counts
 
 
-def _edited(model: onnx.ModelProto, rules: RuleSet, policy: str, ratio: float | None, fixes) -> onnx.ModelProto:
+def merged_params(analysis: Analysis, policy: str = "max") -> dict[str, QParams]:
+    """The parameters ``merge`` gives each member of a mismatched group (node name -> parameters)."""
+    params: dict[str, QParams] = {}
+    for group in analysis.by_status(GroupStatus.MISMATCHED):
+        chosen, _ = choose_params(group, policy)
+        params.update((name, chosen) for name in group.nodes)
+    return params
+
+
+def _fixed_and_merged(model: onnx.ModelProto, rules: RuleSet, policy: str, ratio: float | None) -> onnx.ModelProto:
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    if fixes:
-        apply_fixes(copy, rules, fixes)
+    apply_fixes(copy, rules, [FIX])
     merge_scales(copy, rules, policy, True, ratio)
     return copy
 
 
-def _touching(report: EngineReport, members: set[str]) -> int:
-    return sum(1 for layer in report.leftover_qdq if members.intersection(layer.raw.get("implements", ())))
+def _standalone_by_node(report: EngineReport) -> dict[str, list[int]]:
+    """ONNX node name -> the standalone Q/DQ kernels (by position) implementing it."""
+    found: dict[str, list[int]] = {}
+    for i, layer in enumerate(report.leftover_qdq):
+        for node in layer.raw.get("implements", ()):
+            found.setdefault(node, []).append(i)
+    return found
+
+
+def _touching(by_node: dict[str, list[int]], members: list[str]) -> int:
+    return len({i for name in members for i in by_node.get(name, ())})

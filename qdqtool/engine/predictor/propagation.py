@@ -203,7 +203,7 @@ def propagate(g: SimGraph) -> SimGraph:
                 changed = True
                 merge_sibling_qs(g, [n.inputs[0] for n in new])
                 work.extend(n for n in new if g.is_alive(n))
-        for op in g.toposorted():
+        for op in g.in_order():
             if op.move and move_dq_forward(g, op):
                 changed = True
         changed |= cancel_pairs(g)

@@ -13,7 +13,7 @@ predicted precision, plus weights), never a time. ``layer.raw["why"]`` says why 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import onnx
@@ -26,6 +26,7 @@ from qdqtool.engine.predictor.propagation import propagate
 from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
 from qdqtool.io.onnx_io import load_model
 from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.qdq import QParams
 
 BACKEND = "trt-sim"
 ModelInput = str | os.PathLike | onnx.ModelProto | GraphIndex
@@ -65,11 +66,27 @@ def _index_of(model: ModelInput) -> tuple[GraphIndex, str]:
     return GraphIndex(load_model(model).model), str(model)
 
 
+def _asymmetric(graph: SimGraph) -> list[str]:
+    """A note on Q/DQ TensorRT's ONNX parser refuses: non-zero zero points ("TensorRT only supports symmetric
+    quantization", onnx-tensorrt QuantDequantLinearHelper); uint8 zero points are converted to int8."""
+    names = [
+        n.name for n in graph.alive()
+        if (n.is_q or n.is_dq) and n.params is not None and n.params.zero_point.size and n.params.zero_point.any()
+    ]
+    if not names:
+        return []
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return [f"{len(names)} Q/DQ node(s) have non-zero zero points ({shown}): TensorRT's ONNX parser refuses them "
+            "(it supports symmetric quantization only); they are predicted as if accepted"]
+
+
 def predict_engine(
     model: ModelInput | Callable[[], ModelInput],
     rules: RuleSet | str | None = None,
     float_precision: str | None = None,
     source: str | None = None,
+    *,
+    params: Mapping[str, QParams] | None = None,
 ) -> EngineReport:
     """Predict the engine TensorRT would build from ``model``.
 
@@ -78,6 +95,8 @@ def predict_engine(
         rules (RuleSet | str): The rules, or a target name / rules file. Defaults to ``tensorrt``.
         float_precision (str): ``"onnx"``, ``"fp16"`` or ``"fp32"`` for float layers. Defaults to the rules file's.
         source (str): Where the model came from, for messages. Defaults to the path or the graph name.
+        params (Mapping[str, QParams]): Predict as if these Q/DQ nodes (by name) carried these parameters, e.g. the
+            ones ``merge`` would give them. Defaults to None.
 
     Returns:
         EngineReport: ``backend="trt-sim"``, ``measured=False``; each layer's ``cost`` is bytes moved.
@@ -86,12 +105,15 @@ def predict_engine(
     ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     config = PredictorRules.from_rules(ruleset, float_precision)
     index, where = _index_of(model)
-    graph = propagate(SimGraph.from_index(index, config))
+    graph = SimGraph.from_index(index, config, params)
+    asymmetric = _asymmetric(graph)
+    propagate(graph)
     layers = [_layer(graph, plan) for plan in plan_layers(graph)]
     notes = [
         f"predicted by qdqtool's TensorRT fusion simulator from {Path(ruleset.path).name}, not built: layer costs "
         "are bytes moved, not times",
         "reformat (layout/precision copy) layers are not predicted: TensorRT picks them with the kernels' tactics",
+        *asymmetric,
         *graph.notes,
     ]
     return EngineReport(
