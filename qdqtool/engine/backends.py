@@ -15,13 +15,15 @@ imports ONNX Runtime or TensorRT.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from qdqtool.errors import BadInputError, InternalError
+from qdqtool.io.atomic import atomic_dir
 
 # progress(phase, done, total): what a long build is doing; done/total are None when unknown.
 ProgressSink = Callable[[str, "int | None", "int | None"], None]
@@ -74,6 +76,22 @@ class Backend:
         return _resolve(self.timer_path) if self.timer_path else None
 
 
+@contextlib.contextmanager
+def output_folder(output: Path) -> Iterator[Path]:
+    """A temporary folder beside ``output`` to write a build into (publish the files from it when done).
+
+    On failure nothing is left behind: not the temporary folder, and not ``output`` itself if it was created here.
+    """
+    created = not output.exists()
+    try:
+        with atomic_dir(output) as tmp:
+            yield tmp
+    except BaseException:
+        if created and output.is_dir() and not any(output.iterdir()):
+            output.rmdir()
+        raise
+
+
 def _resolve(path: str) -> Any:
     module, _, attribute = path.partition(":")
     try:
@@ -122,4 +140,11 @@ register_backend(Backend(
     timer_path="qdqtool.engine.trt_backend:TrtTimer",
     default_target="tensorrt",
     files=("engine.plan", "layers.json", "profile.json", "timing.json", "engine_report.json"),
+))
+register_backend(Backend(
+    name="trt-sim",
+    summary="TensorRT predicted on the CPU (no GPU): Q/DQ propagation and fusion rules from rules/tensorrt.toml",
+    loader_path="qdqtool.engine.predictor.report:EngineReportFromTrtSim",
+    default_target="tensorrt",
+    files=("engine_report.json",),
 ))

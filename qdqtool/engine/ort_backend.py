@@ -22,11 +22,11 @@ from pathlib import Path
 
 import onnx
 
-from qdqtool.engine.backends import BuildOptions, ProgressSink
+from qdqtool.engine.backends import BuildOptions, ProgressSink, output_folder
 from qdqtool.engine.ort_profile import engine_report_from_ort_profile, read_ort_profile
 from qdqtool.engine.report import EngineReport
 from qdqtool.errors import BadInputError
-from qdqtool.io.atomic import atomic_dir, publish
+from qdqtool.io.atomic import publish
 from qdqtool.verify.inputs import random_inputs
 
 OPTIMIZED = "optimized.onnx"
@@ -128,7 +128,7 @@ class EngineReportFromOrt:
         if not self.model.is_file():
             raise BadInputError(f"{self.model}: no such file")
         inputs = model_inputs(self.model, opts)
-        with atomic_dir(self.output) as tmp:
+        with output_folder(self.output) as tmp:
             self.progress("optimising", None, None)
             session, fallback = _session(self.model, session_options(opts.threads, tmp / OPTIMIZED, tmp / "profile"))
             runs = opts.warmup + opts.iterations

@@ -46,15 +46,14 @@ from polygraphy.backend.trt import (
     SaveEngine,
     TrtRunner,
 )
-from polygraphy.exception import PolygraphyException
 from polygraphy.logger import G_LOGGER
 
 from qdqtool._lazy import require
-from qdqtool.engine.backends import BACKENDS, BuildOptions, ProgressSink
+from qdqtool.engine.backends import BACKENDS, BuildOptions, ProgressSink, output_folder
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, QdqToolError
-from qdqtool.io.atomic import atomic_dir, publish
+from qdqtool.io.atomic import publish
 from qdqtool.verify.inputs import random_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
@@ -277,14 +276,17 @@ class EngineReportFromTrt:
         opts = self.options
         inputs = random_inputs(onnx.load(str(self.model), load_external_data=False),
                                _shapes(self.model, opts.input_shapes), opts.seed)
-        with atomic_dir(self.output) as tmp:
+        with output_folder(self.output) as tmp:
             loaders = trt_loaders(self.model, tmp / PLAN, opts, trt.__version__, _progress_monitor(trt, self.progress))
             try:
                 with G_LOGGER.verbosity():
                     engine = loaders.save()
                     layers, profile, timing = self._measure(trt, engine, inputs)
-            except PolygraphyException as err:
-                raise QdqToolError(f"TensorRT could not build or run {self.model}: {_one_line(err)}") from None
+            except Exception as err:  # noqa: BLE001 - Polygraphy, TensorRT and CUDA errors alike: no GPU, bad model
+                raise QdqToolError(
+                    f"TensorRT could not build or run {self.model}: {_one_line(err)}; without a usable NVIDIA GPU, "
+                    f"write the same files on one with `{trtexec_command(self.model, self.output, opts)}`"
+                ) from None
             files = {LAYERS: layers, PROFILE: profile, TIMING: timing or None}  # no timing.json without timed runs
             for name, data in files.items():
                 if data is not None:

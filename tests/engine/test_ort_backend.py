@@ -117,7 +117,13 @@ def test_bad_model_is_bad_input_and_writes_nothing(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(BadInputError, match="junk.onnx"):
         EngineReportFromOrt(tmp_path / "junk.onnx", tmp_path / "out", FAST)()
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()
+    model = G.pool_chain()
+    model.graph.node[2].op_type, model.graph.node[2].domain = "NoSuchOp", "custom.domain"
+    onnx.save(model, tmp_path / "unknown_op.onnx")
+    with pytest.raises(BadInputError, match="ONNX Runtime cannot load it"):
+        EngineReportFromOrt(tmp_path / "unknown_op.onnx", tmp_path / "out", FAST)()
+    assert not (tmp_path / "out").exists()  # the session failed inside the build: nothing left behind
     with pytest.raises(BadInputError, match="no such file"):
         EngineReportFromOrt(tmp_path / "missing.onnx", tmp_path / "out", FAST)()
 

@@ -195,6 +195,26 @@ def test_without_tensorrt_one_line_names_the_extra_and_trtexec_and_writes_nothin
     assert not (tmp_path / "out").exists()
 
 
+def test_a_tensorrt_that_cannot_build_says_so_in_one_line_and_writes_nothing(tmp_path, model):
+    """TensorRT importable but unusable (here: a stand-in module, in a subprocess so no import state leaks)."""
+    code = (
+        "import sys, types\n"
+        "fake = types.ModuleType('tensorrt'); fake.__version__ = '10.8.0'; sys.modules['tensorrt'] = fake\n"
+        "from pathlib import Path\n"
+        "from qdqtool.engine.backends import BuildOptions\n"
+        "from qdqtool.engine.trt_backend import EngineReportFromTrt\n"
+        "from qdqtool.errors import QdqToolError\n"
+        "try:\n"
+        f"    EngineReportFromTrt(Path({str(model)!r}), Path({str(tmp_path / 'out')!r}), BuildOptions())()\n"
+        "except QdqToolError as err:\n"
+        "    print(err.exit_code, err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("2 TensorRT could not build or run ") and out.count("\n") == 1
+    assert f"trtexec --onnx={model}" in out
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(NO_TENSORRT, reason="needs TensorRT and an NVIDIA GPU (pip install 'qdqtool[tensorrt]')")
 def test_real_build_writes_what_inspect_reads(tmp_path, model):  # pragma: no cover - never runs without a GPU
     from qdqtool.engine.load import engine_report_from_path
