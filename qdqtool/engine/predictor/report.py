@@ -12,6 +12,7 @@ predicted precision, plus weights), never a time. ``layer.raw["why"]`` says why 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,16 +20,19 @@ from pathlib import Path
 import onnx
 
 from qdqtool.analysis.rules import RuleSet, load_rules
+from qdqtool.engine.backends import BuildOptions, ProgressSink
 from qdqtool.engine.predictor.config import PredictorRules
 from qdqtool.engine.predictor.fusion import LayerPlan, plan_layers
 from qdqtool.engine.predictor.graph import SimGraph
 from qdqtool.engine.predictor.propagation import propagate
 from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
+from qdqtool.io.atomic import atomic_dir, publish
 from qdqtool.io.onnx_io import load_model
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import QParams
 
 BACKEND = "trt-sim"
+REPORT = "engine_report.json"
 ModelInput = str | os.PathLike | onnx.ModelProto | GraphIndex
 
 
@@ -127,22 +131,49 @@ def predict_engine(
 
 
 class EngineReportFromTrtSim:
-    """Loader form of :func:`predict_engine`: configure now, predict when called.
+    """Loader form of :func:`predict_engine`, and the ``trt-sim`` backend of ``build`` / ``compare``.
 
-    Each argument may be a value or a callable returning one, so a chain is built before anything is read.
+    Configure now, predict when called. ``model`` may be a value or a callable returning one, so a chain is built
+    before anything is read. With ``output``, ``engine_report.json`` (``EngineReport.to_dict``) is written there,
+    atomically, as every backend does.
+
+    Args:
+        model (path | ModelProto | GraphIndex | callable): The Q/DQ ONNX model.
+        output (Path): Folder for ``engine_report.json``. Defaults to None (nothing written).
+        options (BuildOptions): Only ``strongly_typed`` is read: True predicts float layers in the model's types
+            (strongly typed), False in FP16 (a weakly typed INT8+FP16 build). Defaults to the rules file's choice.
+        progress (ProgressSink): Told about each phase. Defaults to None.
+        rules (RuleSet | str): Defaults to ``tensorrt``.
+        float_precision (str): Overrides ``options``: ``"onnx"``, ``"fp16"`` or ``"fp32"``.
+        source (str): For messages. Defaults to the model path.
     """
 
     def __init__(
         self,
         model: ModelInput | Callable[[], ModelInput],
+        output: str | os.PathLike | None = None,
+        options: BuildOptions | None = None,
+        progress: ProgressSink | None = None,
+        *,
         rules: RuleSet | str | None = None,
         float_precision: str | None = None,
         source: str | None = None,
     ) -> None:
-        self.model, self.rules, self.float_precision, self.source = model, rules, float_precision, source
+        self.model, self.output, self.options, self.progress = model, output, options, progress
+        self.rules, self.float_precision, self.source = rules, float_precision, source
 
     def __call__(self) -> EngineReport:
-        return predict_engine(self.model, self.rules, self.float_precision, self.source)
+        precision = self.float_precision
+        if precision is None and self.options is not None and self.options.strongly_typed is not None:
+            precision = "onnx" if self.options.strongly_typed else "fp16"
+        if self.progress is not None:
+            self.progress("predicting", None, None)
+        report = predict_engine(self.model, self.rules, precision, self.source)
+        if self.output is not None:
+            with atomic_dir(self.output) as tmp:
+                (tmp / REPORT).write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+                publish(tmp / REPORT, Path(self.output) / REPORT)
+        return report
 
 
 engine_report_from_trt_sim = predict_engine

@@ -1,0 +1,41 @@
+"""The ``trt-sim`` backend of ``build`` and ``compare``: registered, writes engine_report.json, never times."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+
+from qdqtool.engine.backends import BuildOptions, get_backend
+from qdqtool.engine.report import EngineReport
+from tests.cli.conftest import qdqtool  # noqa: F401 - the CLI fixture
+from tests.fixtures import models as M
+
+
+def test_registered_without_a_timer(tmp_path):
+    backend = get_backend("trt-sim")
+    assert backend.timer() is None and backend.files == ("engine_report.json",)
+    path = tmp_path / "m.onnx"
+    onnx.save(M.resnet18("qat-residual"), path)
+    phases = []
+    report = backend.loader()(path, tmp_path / "out", BuildOptions(strongly_typed=False),
+                              lambda phase, done, total: phases.append(phase))()
+    assert phases == ["predicting"]
+    assert len(report.leftover_qdq) == 3 and not report.measured
+    assert {t.dtype for layer in report.layers for t in layer.outputs} == {"int8", "fp16"}  # weakly typed: FP16
+    saved = EngineReport.from_dict(json.loads((tmp_path / "out" / "engine_report.json").read_text()))
+    assert saved == report
+
+
+def test_build_and_compare_cli(qdqtool, tmp_path):  # noqa: F811 - pytest fixture
+    path = tmp_path / "m.onnx"
+    onnx.save(M.yolov6_qat(), path)
+    run = qdqtool("build", path, "--backend", "trt-sim", "-o", tmp_path / "pred", "--json")
+    assert run.code == 0, run.err
+    assert (tmp_path / "pred" / "engine_report.json").is_file()
+    run = qdqtool("compare", path, "--backend", "trt-sim", "--json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    # the predicted engines before and after merge: every mismatched group unified, only the input Q left
+    assert doc["backend"] == "trt-sim" and doc["latency"] is None
+    assert (doc["leftover_qdq"]["before"], doc["leftover_qdq"]["after"]) == (20, 1)
