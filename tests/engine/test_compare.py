@@ -229,3 +229,26 @@ def test_a_backend_without_a_timer_reports_no_latency(tmp_path, registry):
     result = compare(CompareRequest(model=_save(tmp_path, G.pool_chain(), "pool"), backend=name, build=FAST))
     assert result.latency is None and bool(result) and "latency not measured" in result.status_line()
     assert "cannot run models" in result.notes[0]
+
+
+# --- every fixture ------------------------------------------------------------------------------------------------
+
+
+def _fixtures():
+    from tests.fixtures.registry import FIXTURES
+
+    return [pytest.param(f, id=f.name) for f in FIXTURES if f.runs_in_ort]
+
+
+@pytest.mark.parametrize("fixture", _fixtures())
+def test_every_fixture_reports_only_what_its_numbers_show(tmp_path, fixture):
+    result = compare(CompareRequest(model=_save(tmp_path, fixture.build(), fixture.name), build=FAST, rounds=5))
+    if not result.changed:
+        assert result.status == "nothing to merge" and result.latency is None and result.qdq_counts is None
+        return
+    _consistent(result)
+    before, after = result.qdq_counts
+    assert (before, after) == (len(result.before.leftover_qdq), len(result.after.leftover_qdq))
+    assert f"leftover Q/DQ {before} -> {after}" in result.status_line()
+    assert (after > before) == any("MORE standalone Q/DQ" in note for note in result.notes)
+    assert result.numeric_ok == bool(result.merge.check is None or result.merge.check)
