@@ -13,6 +13,7 @@ For a target with a predictor (tensorrt), ``analyze`` adds ``predicted_kernels``
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
 from qdqtool.engine.predictor.kernels import KernelCounts
@@ -89,17 +90,7 @@ def analysis_dict(
 
 
 def fix_dict(fix: PlacementAction) -> dict:
-    return {
-        "fix": fix.fix,
-        "action": fix.action,
-        "node": fix.node,
-        "tensor": fix.tensor,
-        "nodes": fix.nodes,
-        "params_from": fix.params_from or None,
-        "scale": fix.scale,
-        "zero_point": fix.zero_point,
-        "how": fix.how,
-    }
+    return {**asdict(fix), "params_from": fix.params_from or None}
 
 
 def action_dict(action: GroupAction) -> dict:
