@@ -7,6 +7,7 @@ import json
 import onnx
 
 from qdqtool.engine.backends import BuildOptions, get_backend
+from qdqtool.engine.predictor import engine_report_from_trt_sim
 from qdqtool.engine.report import EngineReport
 from tests.cli.conftest import qdqtool  # noqa: F401 - the CLI fixture
 from tests.fixtures import models as M
@@ -39,3 +40,11 @@ def test_build_and_compare_cli(qdqtool, tmp_path):  # noqa: F811 - pytest fixtur
     # the predicted engines before and after merge: every mismatched group unified, only the input Q left
     assert doc["backend"] == "trt-sim" and doc["latency"] is None
     assert (doc["leftover_qdq"]["before"], doc["leftover_qdq"]["after"]) == (20, 1)
+
+
+def test_functional_form_takes_the_loader_arguments(tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(M.resnet18("qat-residual-qgap"), path)
+    report = engine_report_from_trt_sim(path, tmp_path / "out", float_precision="fp32")
+    assert [layer.name for layer in report.leftover_qdq] == ["QuantizeLinear_2"]
+    assert (tmp_path / "out" / "engine_report.json").is_file()

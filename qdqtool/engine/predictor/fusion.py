@@ -231,7 +231,8 @@ class _Planner:
         self.fuse_pool(plan, cur, "float")
         return plan
 
-    def _float_reason(self, w: SimNode, cur: str, int8_in: bool, add, skip, skip_dq) -> str:
+    def _float_reason(self, w: SimNode, cur: str, int8_in: bool, add: SimNode | None, skip: str | None,
+                      skip_dq: SimNode | None) -> str:
         g = self.g
         readers = g.readers_of(cur)
         if not int8_in:

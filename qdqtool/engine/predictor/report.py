@@ -176,4 +176,12 @@ class EngineReportFromTrtSim:
         return report
 
 
-engine_report_from_trt_sim = predict_engine
+def engine_report_from_trt_sim(
+    model: ModelInput | Callable[[], ModelInput],
+    output: str | os.PathLike | None = None,
+    options: BuildOptions | None = None,
+    progress: ProgressSink | None = None,
+    **kwargs,
+) -> EngineReport:
+    """Functional form of :class:`EngineReportFromTrtSim` (same arguments): predict now."""
+    return EngineReportFromTrtSim(model, output, options, progress, **kwargs)()
