@@ -170,3 +170,18 @@ def test_without_fix_merge_does_not_touch_placement(tmp_path: Path):
     onnx.save(M.resnet_block(skip="unquantized"), path)
     outcome = checked_merge(MergeRequest(model=path, dry_run=True))
     assert outcome.fixes == [] and not outcome.changed
+
+
+def test_both_fixes_together_on_a_partially_quantized_add():
+    """Add(DQ(Q(conv)), x) with x quantized for another reader: the skip gets a pair, then the branch loses its."""
+    b = GraphBuilder("partial", style="int8")
+    x = b.relu(b.conv(b.qdq(b.input("x", [1, 4, 8, 8]), 0.05, "in"), 4, 3, name="c0"), "c0.relu")
+    y = b.qdq(b.conv(b.qdq(x, 0.05, "c1.in"), 4, 3, name="c1"), 0.05, "c1.out")
+    b.output(b.conv(b.qdq(b.relu(b.add(y, x, "add"), "add.relu"), 0.05, "head.in"), 4, 1, name="head"))
+    model, actions = fixed(b.build())
+    assert [(a.action, a.tensor) for a in actions] == [
+        ("quantize-skip", "c0.relu_output_0"), ("unquantize-branch", "c1_output_0"),
+    ]
+    names = [x.name for x in predict_engine(model).layers]
+    assert "c1.weight + c1.w.Q + c1 + add + add.relu" in names
+    assert standalone(model) == ["in.Q"]
