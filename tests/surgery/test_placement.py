@@ -185,3 +185,20 @@ def test_both_fixes_together_on_a_partially_quantized_add():
     names = [x.name for x in predict_engine(model).layers]
     assert "c1.weight + c1.w.Q + c1 + add + add.relu" in names
     assert standalone(model) == ["in.Q"]
+
+
+def test_new_skip_pair_gets_its_groups_parameters_after_merge():
+    """The skip tensor is quantized by two readers with different scales: the new pair joins their group."""
+    b = GraphBuilder("grouped", style="int8")
+    x = b.relu(b.conv(b.qdq(b.input("x", [1, 4, 8, 8]), 0.05, "in"), 4, 3, name="c0"), "c0.relu")
+    y = b.conv(b.qdq(x, 0.05, "a.in"), 4, 3, name="a")
+    b.output(b.conv(b.qdq(x, 0.08, "b.in"), 4, 3, name="b"))
+    b.output(b.relu(b.add(y, x, "add"), "add.relu"))
+    model, actions = fixed(b.build())
+    assert [(a.action, a.params_from, a.scale) for a in actions] == [("quantize-skip", "a.in.Q", pytest.approx(0.05))]
+    result = merge_scales(model, RULES)
+    group = next(a for a in result.actions if actions[0].nodes[0] in a.members)
+    assert group.action == "unified" and group.new_scale == pytest.approx(0.08)
+    new_dq = next(n for n in model.graph.node if n.name == actions[0].nodes[1])
+    scale = onnx.numpy_helper.to_array(next(t for t in model.graph.initializer if t.name == new_dq.input[1]))
+    assert float(scale) == pytest.approx(0.08)
