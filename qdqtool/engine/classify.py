@@ -125,8 +125,12 @@ def _classify_by_name(layer: Layer) -> LayerClass:
 
 
 def is_convolution(layer: Layer) -> bool:
-    """A convolution (or a GEMM TensorRT runs as one): by layer type, or by ONNX op type without one."""
+    """A convolution (or a GEMM TensorRT runs as one): by layer type, or by ONNX op type without one.
+
+    Layer types name convolutions in every backend: TensorRT's CaskConvolution, ConvActPool, Deconvolution...;
+    ONNX Runtime's QLinearConv, NhwcQLinearConv, ConvInteger, FusedConv.
+    """
     types = _types(layer)
     if types:
-        return any("convolution" in t or "convactpool" in t for t in types)
+        return any("conv" in t for t in types)
     return any(op_type_of(n).lower() in ("conv", "convtranspose", "conv2d") for n in layer.onnx_nodes)

@@ -1,16 +1,18 @@
 """EngineReportFromPath: one entry point for whatever the user points at.
 
 A folder (``*.graph.json`` / ``*.profile.json`` / ``*.timing.json``, or ``layers.json`` / ``profile.json`` /
-``timing.json``, or an engine plan), a layer-information JSON, or an engine plan (``.plan``, ``.engine``, or any
-binary file). Explicit profile and timing files win over the ones found in a folder.
+``timing.json``, or an engine plan, or the ``engine_report.json`` that ``qdqtool build`` writes for any backend), a
+layer-information JSON, a saved ``engine_report.json``, or an engine plan (``.plan``, ``.engine``, or any binary
+file). Explicit profile and timing files win over the ones found in a folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from qdqtool.engine.report import EngineReport
+from qdqtool.engine.report import REPORT_FORMAT, SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_plan import engine_report_from_plan
 from qdqtool.engine.trt_report import PLAN_SUFFIXES, engine_report_from_trt_json, find_engine_files
 from qdqtool.errors import BadInputError
@@ -37,6 +39,14 @@ def _is_binary(path: Path) -> bool:
     return False
 
 
+def _saved_report(path: Path) -> EngineReport:
+    """An EngineReport that `qdqtool build` saved (``engine_report.json``)."""
+    try:
+        return EngineReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as err:
+        raise BadInputError(f"{path}: not a readable engine report ({err})") from None
+
+
 def engine_report_from_path(
     path: str | os.PathLike,
     profile: str | os.PathLike | None = None,
@@ -54,6 +64,8 @@ def engine_report_from_path(
     path = Path(path)
     if not path.exists():
         raise BadInputError(f"{path}: no such file or folder")
+    if path.is_dir() and (path / SAVED_REPORT).is_file():  # written by `qdqtool build` (any backend)
+        return _saved_report(path / SAVED_REPORT)
     if path.is_dir():
         files = find_engine_files(path)
         profile = profile or files.profile
@@ -72,6 +84,8 @@ def engine_report_from_path(
     if path.suffix in PLAN_SUFFIXES or _is_binary(path):
         return engine_report_from_plan(path, profile, timing, opt_profile)
     data = trt_json.read_json(path, "layers")
+    if isinstance(data, dict) and data.get("format") == REPORT_FORMAT:
+        return _saved_report(path)
     kind = trt_json.kind_of(data)
     if kind in _FIX:
         raise BadInputError(f"{path}: this is {trt_json.KIND_HELP[kind]}; {_FIX[kind].format(path=path)}")

@@ -24,14 +24,14 @@ import onnx
 
 from qdqtool.engine.backends import BuildOptions, ProgressSink, output_folder
 from qdqtool.engine.ort_profile import engine_report_from_ort_profile, read_ort_profile
-from qdqtool.engine.report import EngineReport
+from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import publish
 from qdqtool.verify.inputs import random_inputs
 
 OPTIMIZED = "optimized.onnx"
 PROFILE = "profile.json"
-REPORT = "engine_report.json"
+REPORT = SAVED_REPORT
 
 
 def _first_line(err: BaseException) -> str:

@@ -41,8 +41,6 @@ REFORMAT_OPS = frozenset({"Transpose", "ReorderInput", "ReorderOutput"})
 _COMPUTE_PREFIXES = ("qlinear", "nhwc", "fused", "qgemm", "qattention", "qordered")
 _ORT_COMPUTE = frozenset({"convinteger", "matmulinteger", "matmulintegertofloat", "dynamicquantizematmul",
                           "matmulnbits", "quickgelu", "biasgelu", "fastgelu", "skiplayernormalization"})
-_CONV_OPS = frozenset({"conv", "convtranspose", "qlinearconv", "fusedconv", "nhwcfusedconv", "convinteger",
-                       "nhwcconv", "qlinearconvtranspose"})
 _DTYPES = {"float": "fp32", "float16": "fp16", "double": "fp64", "bfloat16": "bf16"}
 _TOKEN = re.compile(r"_token_\d+$")
 _KERNEL_TIME = "_kernel_time"
@@ -161,8 +159,6 @@ def _layer(node: onnx.NodeProto, consts: dict[str, onnx.TensorProto], samples: d
         found = ([own] if own in names else []) + [producers[o] for o in node.output if o in producers]
         onnx_nodes = tuple(dict.fromkeys(found))
     raw = {"op_type": node.op_type, "domain": node.domain or "ai.onnx", "provider": args.get("provider")}
-    if node.op_type.lower() in _CONV_OPS:
-        raw["ParameterType"] = "Convolution"  # what qdqtool.engine.classify.is_convolution reads
     return Layer(
         name=name,
         type=node.op_type,

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 REPORT_FORMAT = "qdqtool-engine-report"  # the "format" key of engine_report.json (EngineReport.to_dict)
+SAVED_REPORT = "engine_report.json"  # the file name `qdqtool build` gives it, for every backend
 REPORT_VERSION = 1
 
 

@@ -107,14 +107,16 @@ def summarize(report: EngineReport) -> EngineSummary:
     """
     layers = report.layers
     convs = [layer for layer in layers if is_convolution(layer)]
-    known = all(conv.inputs and conv.inputs[0].dtype for conv in convs)
+    known = all(conv.inputs and conv.inputs[0].dtype for conv in convs) and report.detailed
+    # 8-bit integer inputs: TensorRT's int8 and ONNX Runtime's uint8 QLinearConv alike
+    conv_int8 = sum(conv.inputs[0].dtype in ("int8", "uint8") for conv in convs) if known else None
     return EngineSummary(
         layers=len(layers),
         by_class={cls.value: len(report.of_class(cls)) for cls in LayerClass},
         by_type=dict(Counter(layer.type or "unknown" for layer in layers).most_common()),
         by_precision=dict(Counter(layer.precision or "unknown" for layer in layers).most_common()),
         conv_total=len(convs),
-        conv_int8=sum(conv.inputs[0].dtype == "int8" for conv in convs) if known and report.detailed else None,
+        conv_int8=conv_int8,
         layer_time_ms=_time(report),
         qdq_ms=_time(report, LayerClass.QDQ),
         reformat_ms=_time(report, LayerClass.REFORMAT),

@@ -50,14 +50,14 @@ from polygraphy.logger import G_LOGGER
 
 from qdqtool._lazy import require
 from qdqtool.engine.backends import BACKENDS, BuildOptions, ProgressSink, output_folder
-from qdqtool.engine.report import EngineReport
+from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, QdqToolError
 from qdqtool.io.atomic import publish
 from qdqtool.verify.inputs import random_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
-REPORT = "engine_report.json"
+REPORT = SAVED_REPORT
 STRONGLY_TYPED_ONLY_FROM = 11  # TensorRT 11 builds strongly typed networks only
 
 

@@ -1,0 +1,32 @@
+"""`qdqtool build` output reads back: inspect and diff work on a build folder or its engine_report.json."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+
+from qdqtool.engine.load import engine_report_from_path
+from qdqtool.engine.report import SAVED_REPORT
+from tests.engine.ort_graphs import pool_chain
+
+
+def test_build_folder_inspects_and_diffs(qdqtool, tmp_path):
+    model = tmp_path / "pool.onnx"
+    onnx.save(pool_chain(), model)
+    out = tmp_path / "ort"
+    assert qdqtool("build", model, "--backend", "onnxruntime", "-o", out, "--iterations", "3").code == 0
+    report = engine_report_from_path(out)
+    assert report.backend == "onnxruntime" and report.leftover_qdq
+    assert engine_report_from_path(out / SAVED_REPORT).layers == report.layers
+    run = qdqtool("inspect", out, "--json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert doc["summary"]["conv_total"] == 2 and doc["summary"]["conv_int8"] == 2  # uint8 QLinearConv
+    assert qdqtool("diff", out, out).code == 0
+
+
+def test_a_broken_saved_report_is_bad_input(qdqtool, tmp_path):
+    (tmp_path / SAVED_REPORT).write_text(json.dumps({"format": "qdqtool-engine-report"}))
+    run = qdqtool("inspect", tmp_path)
+    assert run.code == 2 and "not a readable engine report" in run.err
