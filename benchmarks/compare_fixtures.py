@@ -27,7 +27,7 @@ import onnx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.engine import ort_graphs  # noqa: E402
+from tests.fixtures import ort_graphs  # noqa: E402
 from tests.fixtures.registry import FIXTURES  # noqa: E402
 
 ORT_GRAPHS = {

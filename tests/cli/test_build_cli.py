@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from qdqtool._lazy import is_available
-from tests.engine import ort_graphs as G
+from tests.fixtures import ort_graphs as G
 
 FAST = ("--warmup", "1", "--iterations", "3")
 

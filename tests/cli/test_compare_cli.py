@@ -9,7 +9,7 @@ import pytest
 
 from qdqtool.engine import backends
 from qdqtool.engine.backends import Backend
-from tests.engine import ort_graphs as G
+from tests.fixtures import ort_graphs as G
 
 FAST = ("--warmup", "1", "--iterations", "3", "--rounds", "5")
 

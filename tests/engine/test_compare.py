@@ -18,7 +18,7 @@ from qdqtool.engine.compare import CompareRequest, compare
 from qdqtool.engine.latency import VERDICTS, interleaved_rounds, judge_latency
 from qdqtool.engine.ort_backend import EngineReportFromOrt
 from qdqtool.errors import BadInputError
-from tests.engine import ort_graphs as G
+from tests.fixtures import ort_graphs as G
 
 FAST = BuildOptions(warmup=1, iterations=3)
 

@@ -14,7 +14,7 @@ from qdqtool.engine.ort_profile import classify_ort_node, engine_report_from_ort
 from qdqtool.engine.report import EngineReport, LayerClass
 from qdqtool.errors import BadInputError
 from qdqtool.surgery.merge import merge_scales
-from tests.engine import ort_graphs as G
+from tests.fixtures import ort_graphs as G
 
 FAST = BuildOptions(warmup=1, iterations=3)
 

@@ -8,7 +8,7 @@ import onnx
 
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.report import SAVED_REPORT
-from tests.engine.ort_graphs import pool_chain
+from tests.fixtures.ort_graphs import pool_chain
 
 
 def test_build_folder_inspects_and_diffs(qdqtool, tmp_path):

@@ -36,7 +36,7 @@ from qdqtool.engine.trt_backend import (
 from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, MissingDependencyError
 from qdqtool.io import trt_json
-from tests.engine import ort_graphs as G
+from tests.fixtures import ort_graphs as G
 
 NO_TENSORRT = not is_available("tensorrt")
 

@@ -14,7 +14,7 @@ from qdqtool.analysis.groups import GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.ir.index import GraphIndex
 from qdqtool.surgery.merge import merge_scales
-from tests.engine import ort_graphs as G
+from tests.fixtures import ort_graphs as G
 
 RULES = load_rules("onnxruntime-cpu")
 MOVE_THROUGH = RULES.rule("move-through")
