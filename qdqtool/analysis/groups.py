@@ -303,6 +303,15 @@ def _from_int8_op(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
     )
 
 
+def _skip_of_two_convs(index: GraphIndex, add: onnx.NodeProto) -> str:
+    """Both inputs come from convolutions: the branch is the one only the Add reads; the skip is read elsewhere too
+    (MobileNetV2's Add(x, conv(x)) where x is itself a convolution's output). The second input when both qualify."""
+    readers = [len(index.consumers.get(t, ())) for t in add.input]
+    if readers[1] == 1 and readers[0] > 1:
+        return add.input[0]
+    return add.input[1]
+
+
 def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -> list[Finding]:
     """Residual Adds where quantization stops at one input (reported, fixed by ``merge --fix residual-add``)."""
     ops = rules.placement.get("residual_add_ops", [])
@@ -321,8 +330,9 @@ def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -
             skip = node.input[kinds.index("float")]
             kind = "residual-add-partially-quantized"
             message = f"{name}: input {skip} is not quantized while the other input is; the Add runs in float"
-        else:  # convolution output + an unquantized skip (the second input when both come from convolutions)
-            skip = node.input[1] if kinds == ["int8-op", "int8-op"] else node.input[kinds.index("float")]
+        else:  # convolution output + an unquantized skip
+            two_convs = kinds == ["int8-op", "int8-op"]
+            skip = _skip_of_two_convs(index, node) if two_convs else node.input[kinds.index("float")]
             kind = "residual-add-unquantized-skip"
             message = f"{name}: skip input {skip} is not quantized; " + " ".join(
                 str(rules.placement.get("why_unquantized_skip", "")).split()

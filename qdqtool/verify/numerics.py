@@ -3,7 +3,8 @@
 A global cosine over a detector output is dominated by its largest values (box coordinates in pixels) and can
 stay at 0.999 while the class scores beside them were rounded to nothing. So each output is also compared per
 channel group along its feature axis: the slices of the Concat that produced it when there is one (box rows
-and class rows separately), else each channel of axis 1. The gate uses the worst slice.
+and class rows separately), else each channel of axis 1 (when a channel holds at least 16 values: a classifier's
+(1, 1000) scores are compared as a whole). The gate uses the worst slice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from qdqtool.errors import BadInputError, CheckFailed
 from qdqtool.verify.metrics import Similarity, similarity
 
 _MAX_CHANNEL_GROUPS = 4096
+# A slice needs some values for its cosine to mean anything: a (1, 1000) classifier output sliced per class gives
+# single numbers, whose cosine is +1 or -1 whatever the error.
+_MIN_SLICE_VALUES = 16
 
 
 @dataclass
@@ -141,7 +145,7 @@ def _slices_for(ref: np.ndarray, splits: list[tuple[int, list[int]]] | None):
     slices = []
     for axis, sizes in splits or ():
         axis = axis % ref.ndim
-        if sum(sizes) != ref.shape[axis]:
+        if sum(sizes) != ref.shape[axis] or min(sizes) * ref.size // ref.shape[axis] < _MIN_SLICE_VALUES:
             continue
         start = 0
         for size in sizes:
@@ -149,7 +153,7 @@ def _slices_for(ref: np.ndarray, splits: list[tuple[int, list[int]]] | None):
             start += size
     if slices:
         return slices
-    if ref.ndim >= 2 and 1 < ref.shape[1] <= _MAX_CHANNEL_GROUPS:
+    if ref.ndim >= 2 and 1 < ref.shape[1] <= _MAX_CHANNEL_GROUPS and ref.size // ref.shape[1] >= _MIN_SLICE_VALUES:
         return [(1, f"channel {c}", c, c + 1) for c in range(ref.shape[1])]
     return []
 

@@ -218,3 +218,18 @@ why = "a user's backend runs Relu on integers"
 """)
     (group,) = find_scale_groups(_dq_relu_q(), load_rules(str(custom))).groups
     assert group.rules == ("relu-passthrough",) and group.why == "a user's backend runs Relu on integers"
+
+
+def test_mobilenet_skip_is_the_tensor_read_elsewhere_not_the_conv_branch():
+    """MobileNetV2's Add(x, conv(x)) where x is itself a convolution's output: the skip is x, read by the next
+    block's Q too, never the branch that only the Add reads."""
+    model = M.mobilenet_v2("qat")
+    analysis = find_scale_groups(model, TRT)
+    assert {f.node for f in analysis.findings} == set(M.MOBILENET_V2_FLOAT_SKIP_ADDS)
+    readers = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node.name)
+    for finding in analysis.findings:
+        assert len(readers[finding.tensor]) > 1, finding
+        assert finding.quantized_by, finding

@@ -75,3 +75,16 @@ def test_a_model_ort_cannot_run_is_bad_input():
     broken.graph.node[0].op_type = "NoSuchOp"
     with pytest.raises(BadInputError, match="--no-verify"):
         compare_models(broken, model, random_inputs(model))
+
+
+def test_classifier_scores_are_compared_as_a_whole():
+    """A (1, N) output sliced per class would compare single numbers (cosine +-1): it is compared whole."""
+    from tests.fixtures.builder import GraphBuilder
+
+    b = GraphBuilder("classifier", style="int8")
+    x = b.qdq(b.input("x", [1, 16]), 0.05, "in")
+    b.output(b.gemm(x, 10, "fc"))
+    model = b.build()
+    check = compare_models(model, model, random_inputs(model), reference_model=model)
+    (output,) = check.outputs
+    assert output.slices == [] and output.worst.label == "all"
