@@ -225,7 +225,7 @@ def test_mobilenet_skip_is_the_tensor_read_elsewhere_not_the_conv_branch():
     block's Q too, never the branch that only the Add reads."""
     model = M.mobilenet_v2("qat")
     analysis = find_scale_groups(model, TRT)
-    assert {f.node for f in analysis.findings} == set(M.MOBILENET_V2_FLOAT_SKIP_ADDS)
+    assert {f.node for f in analysis.findings} == set(M.MOBILENET_V2_FLOAT_SKIP_ADDS["qat"])
     readers = {}
     for node in model.graph.node:
         for name in node.input:
