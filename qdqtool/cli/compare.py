@@ -15,6 +15,7 @@ from qdqtool.cli.options import (
     backend_option,
     build_options,
     build_options_from,
+    fix_option,
     json_option,
     markdown_option,
     max_scale_ratio_option,
@@ -35,6 +36,7 @@ from qdqtool.surgery.policy import POLICIES
 @click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
               help="Merge policy (see `qdqtool merge --help`).")
 @max_scale_ratio_option
+@fix_option
 @click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
               help="The merge's numeric check fails below this worst-slice cosine.")
 @click.option("--inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -50,8 +52,8 @@ from qdqtool.surgery.policy import POLICIES
 @json_option
 @markdown_option
 def command(model: Path, backend: str, target: str | None, policy: str, max_scale_ratio: float | None,
-            min_cosine: float, inputs: Path | None, rounds: int, tolerance: float, keep: Path | None,
-            as_json: bool, as_markdown: bool, **params) -> None:
+            fixes: tuple[str, ...], min_cosine: float, inputs: Path | None, rounds: int, tolerance: float,
+            keep: Path | None, as_json: bool, as_markdown: bool, **params) -> None:
     """Merge MODEL, build the original and the merged model on a backend, diff them, and say if it paid off.
 
     Steps: `merge` for --target (default: the backend's own rules, onnxruntime-cpu for onnxruntime), with
@@ -96,7 +98,7 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
     check_formats(as_json, as_markdown)
     request = CompareRequest(
         model=model, backend=backend, target=target, policy=policy, max_scale_ratio=max_scale_ratio,
-        min_cosine=min_cosine, inputs=inputs, build=build_options_from(params), rounds=rounds,
+        fixes=fixes, min_cosine=min_cosine, inputs=inputs, build=build_options_from(params), rounds=rounds,
         tolerance=tolerance / 100.0, keep=keep,
     )
     with progress_display(not (as_json or as_markdown)) as progress:

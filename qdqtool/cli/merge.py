@@ -12,11 +12,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
+from qdqtool.cli.options import fix_option, json_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError, CheckFailed
 from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
-from qdqtool.surgery.placement import FIXES
 from qdqtool.surgery.policy import POLICIES
 from qdqtool.verify.checked_merge import MergeRequest, checked_merge
 from qdqtool.verify.inputs import parse_input_shapes
@@ -42,9 +41,7 @@ def _example_model() -> Path:
 @click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
               help="max: union of the members' ranges (no clipping); output: the Q reading the group's output.")
 @max_scale_ratio_option
-@click.option("--fix", "fixes", multiple=True, type=click.Choice(sorted(FIXES)),
-              help="Placement fix to run before unifying (repeatable). residual-add: put a Q/DQ on the float skip "
-                   "input of residual Adds, and drop the Q/DQ pair between a convolution and the Add it can fuse with.")
+@fix_option
 @click.option("--dedupe/--no-dedupe", default=True, show_default=True,
               help="Merge Q nodes that became exact duplicates on one tensor.")
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")

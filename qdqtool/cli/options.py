@@ -113,3 +113,13 @@ def build_options_from(params: dict):
         strongly_typed=params.pop("strongly_typed"), timing_cache=params.pop("timing_cache"),
         builder_optimization_level=params.pop("builder_optimization_level"), workspace=params.pop("workspace"),
     )
+
+
+def fix_option(f):
+    from qdqtool.surgery.placement import FIXES
+
+    return click.option(
+        "--fix", "fixes", multiple=True, type=click.Choice(sorted(FIXES)),
+        help="Placement fix to run before unifying (repeatable). residual-add: put a Q/DQ on the float skip "
+             "input of residual Adds, and drop the Q/DQ pair between a convolution and the Add it can fuse with.",
+    )(f)

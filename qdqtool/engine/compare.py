@@ -48,6 +48,7 @@ class CompareRequest:
     policy: str = "max"
     dedupe: bool = True
     max_scale_ratio: float | None = None
+    fixes: tuple[str, ...] = ()  # placement fixes run before unifying (`merge --fix`)
     min_cosine: float = 0.99
     inputs: Path | None = None  # .npz for the numeric check
     build: BuildOptions = field(default_factory=BuildOptions)
@@ -166,12 +167,12 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
         progress("merging", None, None)
     outcome = checked_merge(MergeRequest(
         model=Path(request.model), output=merged, target=target, policy=request.policy, dedupe=request.dedupe,
-        max_scale_ratio=request.max_scale_ratio, min_cosine=request.min_cosine,
+        max_scale_ratio=request.max_scale_ratio, min_cosine=request.min_cosine, fixes=request.fixes,
         input_shapes=request.build.input_shapes, inputs=request.inputs, seed=request.build.seed,
     ))
     result = CompareResult(request=request, target=target, merge=outcome,
                            artefacts=Path(request.keep) if request.keep else None)
-    if not outcome.result.changed:
+    if not (outcome.result.changed or outcome.fixes):
         return result
     if not outcome.written:  # the numeric check failed: build it anyway, to show what the merge would have done
         save_model(outcome.result.model, merged)

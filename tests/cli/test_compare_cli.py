@@ -97,3 +97,19 @@ def test_help_documents_the_schema_and_the_verdicts(qdqtool):
     assert run.code == 0
     for text in ("schema_version", "leftover_qdq", "regression", "no gain", "--keep", "--rounds", "--tolerance"):
         assert text in run.out
+
+
+def test_compare_runs_placement_fixes_too(qdqtool, tmp_path):
+    """`compare --fix residual-add` on the predictor: the float skips get their Q/DQ and fewer Q/DQ stay standalone."""
+    import onnx
+
+    from tests.fixtures import models as M
+
+    path = tmp_path / "resnet_block.onnx"
+    onnx.save(M.resnet_block("int8", skip="unquantized"), path)
+    plain = qdqtool("compare", path, "--backend", "trt-sim", "--json")
+    assert plain.code == 0 and json.loads(plain.out)["status"] == "nothing to merge"
+    fixed = qdqtool("compare", path, "--backend", "trt-sim", "--fix", "residual-add", "--json")
+    assert fixed.code == 0, fixed.err
+    doc = json.loads(fixed.out)
+    assert doc["leftover_qdq"]["after"] < doc["leftover_qdq"]["before"]
