@@ -15,7 +15,7 @@ from qdqtool.verify.numerics import NumericCheck
 _STATUS_STYLE = {GroupStatus.CONSISTENT: "green", GroupStatus.MISMATCHED: "yellow", GroupStatus.REFUSED: "red"}
 
 
-def _members(group: ScaleGroup, shown: int = 3) -> str:
+def _members(group: ScaleGroup, shown: int = 1) -> str:
     names = [q.name for q in group.quantizers]
     text = ", ".join(names[:shown])
     return text + (f" +{len(names) - shown}" if len(names) > shown else "")
@@ -44,13 +44,15 @@ def groups_table(
     by_group = {a.group: a for a in actions or []}
     table = Table(title=f"Scale groups for {analysis.target}", title_justify="left", expand=False)
     table.add_column("id", no_wrap=True)
-    table.add_column("rule")
-    table.add_column("Q/DQ members")
-    table.add_column("scales (min .. max)", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("Q/DQ members", no_wrap=True, overflow="ellipsis", max_width=34)
+    table.add_column("scales", no_wrap=True)
     table.add_column("ratio", justify="right")
     table.add_column("action" if actions is not None else "status")
     if kernels is not None:
-        table.add_column("predicted kernels", justify="right", no_wrap=True)
+        table.add_column("kernels*", justify="right", no_wrap=True)
+        table.caption = "* standalone Q/DQ kernels the group costs, predicted for TensorRT: now -> after merge"
+        table.caption_justify = "left"
     for g in analysis.groups:
         kernel_cell = [_kernels_text(*kernels.groups[g.id])] if kernels is not None else []
         table.add_row(

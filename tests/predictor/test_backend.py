@@ -9,7 +9,6 @@ import onnx
 from qdqtool.engine.backends import BuildOptions, get_backend
 from qdqtool.engine.predictor import engine_report_from_trt_sim
 from qdqtool.engine.report import EngineReport
-from tests.cli.conftest import qdqtool  # noqa: F401 - the CLI fixture
 from tests.fixtures import models as M
 
 

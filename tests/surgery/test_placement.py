@@ -19,7 +19,6 @@ from qdqtool.engine.predictor import predict_engine
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.placement import FIXES, apply_fixes
 from qdqtool.verify.checked_merge import MergeRequest, checked_merge
-from tests.cli.conftest import qdqtool  # noqa: F401 - the CLI fixture
 from tests.fixtures import models as M
 from tests.fixtures.builder import GraphBuilder
 
