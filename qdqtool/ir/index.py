@@ -45,7 +45,7 @@ class GraphIndex:
                 self.constant_nodes[self.nodes[i].output[0]] = i
         self._producer: dict[str, int] | None = None
         self._consumers: dict[str, list[int]] | None = None
-        self._const_cache: dict[str, np.ndarray | None] = {}
+        self._const_cache: dict[str, tuple[np.ndarray | None, int | None]] = {}
         self.memo: dict[str, dict] = {}  # per-graph caches of readers built on this index
 
     def of_type(self, *ops: str) -> list[int]:
@@ -83,24 +83,38 @@ class GraphIndex:
 
     def const_array(self, name: str) -> np.ndarray | None:
         """The value of a constant tensor, or None if ``name`` is not constant. Read-only view, cached."""
-        if name in self._const_cache:
-            return self._const_cache[name]
-        value: np.ndarray | None = None
-        if name in self.initializers:
-            value = tensor_to_array(self.initializers[name])
-        elif name in self.constant_nodes:
-            value = _constant_node_value(self.nodes[self.constant_nodes[name]])
-        self._const_cache[name] = value
-        return value
+        return self._const(name)[0]
 
     def const_dtype(self, name: str) -> int | None:
         """The ONNX element type of a constant tensor, or None."""
+        if name in self._const_cache:
+            return self._const_cache[name][1]
         if name in self.initializers:
             return self.initializers[name].data_type
+        tensor = self._constant_node_tensor(name)
+        return None if tensor is None else tensor.data_type
+
+    def _const(self, name: str) -> tuple[np.ndarray | None, int | None]:
+        """(value, element type) of a constant, read once: the TensorProto is touched a single time."""
+        cached = self._const_cache.get(name)
+        if cached is not None:
+            return cached
+        entry: tuple[np.ndarray | None, int | None] = (None, None)
+        if name in self.initializers:
+            tensor = self.initializers[name]
+            entry = (tensor_to_array(tensor), tensor.data_type)
+        elif name in self.constant_nodes:
+            node = self.nodes[self.constant_nodes[name]]
+            tensor = self._constant_node_tensor(name)
+            entry = (_constant_node_value(node), None if tensor is None else tensor.data_type)
+        self._const_cache[name] = entry
+        return entry
+
+    def _constant_node_tensor(self, name: str) -> onnx.TensorProto | None:
         if name in self.constant_nodes:
             for attr in self.nodes[self.constant_nodes[name]].attribute:
                 if attr.name == "value":
-                    return attr.t.data_type
+                    return attr.t
         return None
 
     # ---- navigation ------------------------------------------------------------------------------

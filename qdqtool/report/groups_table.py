@@ -53,7 +53,7 @@ def groups_table(
         table.add_column("kernels*", justify="right", no_wrap=True)
         table.caption = "* standalone Q/DQ kernels the group costs, predicted for TensorRT: now -> after merge"
         table.caption_justify = "left"
-    for g in analysis.groups:
+    for g in _shown(analysis.groups):
         kernel_cell = [_kernels_text(*kernels.groups[g.id])] if kernels is not None else []
         table.add_row(
             g.id,
@@ -65,6 +65,19 @@ def groups_table(
             *kernel_cell,
         )
     return table
+
+
+MAX_ROWS = 40  # a terminal table of thousands of groups helps nobody (and takes seconds to lay out)
+
+
+def _shown(groups: list[ScaleGroup]) -> list[ScaleGroup]:
+    """The groups the table shows: all of them up to MAX_ROWS, else the ones that need work first."""
+    if len(groups) <= MAX_ROWS:
+        return groups
+    order = {GroupStatus.REFUSED: 0, GroupStatus.MISMATCHED: 1, GroupStatus.CONSISTENT: 2}
+    first = sorted(groups, key=lambda g: (order[g.status], -g.ratio))[:MAX_ROWS]
+    keep = {id(g) for g in first}
+    return [g for g in groups if id(g) in keep]
 
 
 def _kernels_text(before: int, after: int) -> Text:
@@ -97,6 +110,9 @@ def print_analysis(
 ) -> None:
     if analysis.groups:
         console.print(groups_table(analysis, actions, kernels))
+        if len(analysis.groups) > MAX_ROWS:
+            console.print(Text(f"... {len(analysis.groups) - MAX_ROWS} more group(s) not shown (refused and "
+                               "mismatched first, widest ratio first); --json lists every group", style="dim"))
     for f in analysis.findings:
         hint = f" (already quantized for {', '.join(f.quantized_by)})" if f.quantized_by else ""
         console.print(Text(f"placement: {f.message}{hint}", style="magenta"))

@@ -190,3 +190,15 @@ def test_help_works_for_every_command(qdqtool):
     for name in ("analyze", "merge"):
         assert name in run.out
         assert qdqtool(name, "--help").code == 0
+
+
+def test_large_group_tables_show_the_groups_that_need_work_first(qdqtool, tmp_path):
+    from benchmarks.merge_scaling import qat_chain
+    from qdqtool.report.groups_table import MAX_ROWS
+
+    path = save(qat_chain(1500), tmp_path / "chain.onnx")
+    run = qdqtool("analyze", path, "--no-predict")
+    groups = len(find_scale_groups(onnx.load(path), load_rules()).groups)
+    assert groups > MAX_ROWS
+    assert f"... {groups - MAX_ROWS} more group(s) not shown" in run.out
+    assert len(json.loads(qdqtool("analyze", path, "--json", "--no-predict").out)["groups"]) == groups
