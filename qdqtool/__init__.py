@@ -9,9 +9,19 @@
 
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
+from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.report import EngineReport
 from qdqtool.errors import QdqToolError
 from qdqtool.io.onnx_io import load_model, save_model
 from qdqtool.surgery.merge import merge_scales
 
-__all__ = ["EngineReport", "QdqToolError", "find_scale_groups", "load_model", "load_rules", "merge_scales", "save_model"]
+__all__ = [
+    "EngineReport",
+    "QdqToolError",
+    "find_scale_groups",
+    "load_model",
+    "load_rules",
+    "merge_scales",
+    "predict_engine",
+    "save_model",
+]
