@@ -23,7 +23,7 @@ def _count(report: EngineReport | None, cls: LayerClass) -> int | None:
 
 
 def _names(result: CompareResult, attribute: str) -> list[str]:
-    return [change.layer.name for change in getattr(result.diff, attribute)] if result.diff else []
+    return [change.layer.name for change in getattr(result.diff, attribute)] if result.diff is not None else []
 
 
 def _latency(lat: LatencyComparison | None) -> dict[str, Any] | None:
@@ -58,7 +58,7 @@ def compare_document(result: CompareResult, version: str) -> dict[str, Any]:
         "layers": {"before": len(result.before.layers) if result.before else None,
                    "after": len(result.after.layers) if result.after else None},
         "latency": _latency(result.latency),
-        "diff": diff_document(result.diff) if result.diff else None,
+        "diff": diff_document(result.diff) if result.diff is not None else None,  # a diff is falsy when it regressed
         "artefacts": str(result.artefacts) if result.artefacts else None,
         "notes": list(result.notes),
     }
