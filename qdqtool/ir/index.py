@@ -129,23 +129,16 @@ class GraphIndex:
         """Outer-scope names read inside If/Loop/Scan bodies (an initializer they read must not be removed)."""
         used: set[str] = set()
 
-        def walk(graph: onnx.GraphProto) -> None:
-            for node in graph.node:
-                used.update(node.input)
+        def walk(nodes) -> None:
+            for node in nodes:
                 for attr in node.attribute:
-                    if attr.type == onnx.AttributeProto.GRAPH:
-                        walk(attr.g)
-                    elif attr.type == onnx.AttributeProto.GRAPHS:
-                        for g in attr.graphs:
-                            walk(g)
+                    bodies = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+                    for body in bodies:
+                        for inner in body.node:
+                            used.update(inner.input)
+                        walk(body.node)
 
-        for node in self.nodes:
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.GRAPH:
-                    walk(attr.g)
-                elif attr.type == onnx.AttributeProto.GRAPHS:
-                    for g in attr.graphs:
-                        walk(g)
+        walk(self.nodes)
         return used
 
 

@@ -1,1 +1,1 @@
-from tests.check.helpers import save, trt_samples  # noqa: F401 - fixtures
+from tests.check.helpers import save  # noqa: F401 - fixture

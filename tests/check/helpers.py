@@ -15,7 +15,6 @@ from qdqtool.report.lint.run import CheckRequest, ModelCheck, check_model
 from tests.fixtures.registry import get
 
 ENGINE_JSON = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"
-TRT_SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "trt-samples"
 
 
 def lint(path: Path, **options) -> ModelCheck:
@@ -47,13 +46,6 @@ def save(tmp_path: Path) -> Callable[..., Path]:
 
     return _save
 
-
-@pytest.fixture
-def trt_samples() -> Path:
-    """The real TensorRT sample files (../shared/trt-samples); skips the test when they are absent."""
-    if not TRT_SAMPLES.is_dir():
-        pytest.skip(f"real TensorRT samples not found at {TRT_SAMPLES.resolve()} (they live beside the repo in CI)")
-    return TRT_SAMPLES
 
 
 def trt_layer(name: str, layer_type: str, inputs: list[str], outputs: list[str], origin: str | None = None) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qdqtool.cli.main import main
+from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "trt-samples"
@@ -15,10 +15,8 @@ BEFORE, AFTER = str(FIXTURES / "trt84_before"), str(FIXTURES / "trt84_after")
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(["diff", *args])
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
+    result = run_cli(capsys, "diff", *args)
+    return result.code, result.out, result.err
 
 
 def test_help_documents_the_json_schema(capsys):

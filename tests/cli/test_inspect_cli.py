@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from qdqtool.cli.main import main
+from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "trt-samples"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(["inspect", *args])
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
+    result = run_cli(capsys, "inspect", *args)
+    return result.code, result.out, result.err
 
 
 def test_help_documents_the_json_schema(capsys):

@@ -15,7 +15,6 @@ import pytest
 from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.report import EngineReport, Layer, LayerClass
 from qdqtool.engine.trt_report import engine_report_from_trt_json
-from tests.engine.conftest import trt_samples  # noqa: F401 - the fixture, skipping without the samples
 from tests.fixtures import models as M
 
 # (fixture, placement) -> the real engine's layer file, and its standalone Q/DQ layers in engine order.
@@ -110,7 +109,7 @@ def _diagnose(real: Layer | None, mine: Layer | None, name: str) -> str:
 
 
 @pytest.mark.parametrize("key", list(ENGINES), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_every_layer_matches_the_real_engine(trt_samples, key):  # noqa: F811 - pytest fixture
+def test_every_layer_matches_the_real_engine(trt_samples, key):
     real = engine_report_from_trt_json(trt_samples / ENGINES[key][0])
     mine = predicted(*key)
     ignored = (LayerClass.REFORMAT, LayerClass.NOOP)  # layout copies and folded shuffles: not predicted
@@ -130,6 +129,6 @@ def test_every_layer_matches_the_real_engine(trt_samples, key):  # noqa: F811 - 
 
 
 @pytest.mark.parametrize("key", list(TRT82), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_tensorrt_82_scale_layers_give_the_same_standalone_kernels(trt_samples, key):  # noqa: F811
+def test_tensorrt_82_scale_layers_give_the_same_standalone_kernels(trt_samples, key):
     real = engine_report_from_trt_json(trt_samples / TRT82[key])
     assert [layer.name for layer in real.leftover_qdq] == [layer.name for layer in predicted(*key).leftover_qdq]

@@ -8,7 +8,7 @@ from qdqtool.report.lint.run import CheckResult
 from tests.check import helpers
 from tests.check.helpers import lint, trt_layer, write_engine
 
-save, trt_samples = helpers.save, helpers.trt_samples  # fixtures
+save = helpers.save  # fixture
 
 WAIVER = """
 [[waive]]

@@ -1,0 +1,60 @@
+"""GraphIndex and quantizers: what the light index answers about a ModelProto."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+
+from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.qdq import find_quantizers
+from tests.fixtures import models as M
+
+
+def test_producers_consumers_and_constants():
+    model = M.yolov6_qat("int8", scale_storage="constant")
+    index = GraphIndex(model)
+    conv = index.producer_node("feat_p3")
+    assert conv is not None and "feat_p3" in conv.output
+    assert {n.name for n in index.consumer_nodes("feat_p3")} >= {"neck.cat_p3"}
+    scale = "backbone.stem.in.scale"
+    assert index.is_constant(scale) and scale in index.constant_nodes and scale not in index.initializers
+    assert float(index.const_array(scale)) == np.float32(0.02)
+    assert index.const_dtype(scale) == T.FLOAT
+    assert "images" in index.graph_inputs and "outputs" in index.graph_outputs
+    assert index.of_type("MaxPool") == sorted(index.of_type("MaxPool"))
+
+
+def test_initializers_are_read_lazily_by_name():
+    model = M.yolov6_qat("int8")
+    index = GraphIndex(model)
+    names = [t.name for t in model.graph.initializer]
+    assert list(index.initializers) == names and len(index.initializers) == len(names)
+    assert index.initializers[names[3]].name == names[3] and "no such" not in index.initializers
+
+
+def test_quantizers_couple_a_q_with_its_dqs_and_spot_weights():
+    quantizers = find_quantizers(GraphIndex(M.yolov6_qat("int8")))
+    stem = next(q for q in quantizers if q.name == "backbone.stem.in.Q")
+    assert [dq.name for dq in stem.dqs] == ["backbone.stem.in.DQ"] and stem.outputs == ["backbone.stem.in.dq"]
+    assert not stem.is_weight and stem.params.per_tensor and stem.params.dtype == "int8"
+    weight = next(q for q in quantizers if q.name == "backbone.stem.conv.w.Q")
+    assert weight.is_weight and weight.params.axis == 0 and not weight.params.per_tensor
+    uint8 = find_quantizers(GraphIndex(M.yolov6_qat("uint8")))
+    weight_dq = next(q for q in uint8 if q.q is None)  # onnxruntime stores int8 weights behind a lone DQ
+    assert weight_dq.is_weight and weight_dq.params.dtype == "int8"
+
+
+def test_names_read_inside_subgraphs():
+    then = h.make_graph([h.make_node("Add", ["x", "outer_c"], ["y"])], "then", [],
+                        [h.make_tensor_value_info("y", T.FLOAT, [1])])
+    other = h.make_graph([h.make_node("Identity", ["x"], ["y2"])], "else", [],
+                         [h.make_tensor_value_info("y2", T.FLOAT, [1])])
+    graph = h.make_graph(
+        [h.make_node("If", ["cond"], ["out"], then_branch=then, else_branch=other)], "g",
+        [h.make_tensor_value_info("cond", T.BOOL, []), h.make_tensor_value_info("x", T.FLOAT, [1])],
+        [h.make_tensor_value_info("out", T.FLOAT, [1])],
+        [onnx.numpy_helper.from_array(np.ones(1, np.float32), "outer_c")],
+    )
+    assert GraphIndex(h.make_model(graph)).names_used_by_subgraphs() == {"x", "outer_c"}
