@@ -409,7 +409,9 @@ def diff_engines(
     for label, report in (("before", before), ("after", after)):
         if not report.detailed:
             notes.append(f"{label} has names-only layer information: precisions and shapes are not compared")
-        if not report.has_layer_times:
+        if not report.measured:
+            notes.append(f"{label} is predicted ({report.backend}): layer costs are estimates, not times")
+        elif not report.has_layer_times:
             notes.append(f"{label} has no per-layer times: pass its profile JSON to compare times")
     return EngineDiff(
         before=before,

@@ -30,3 +30,13 @@ def test_a_broken_saved_report_is_bad_input(qdqtool, tmp_path):
     (tmp_path / SAVED_REPORT).write_text(json.dumps({"format": "qdqtool-engine-report"}))
     run = qdqtool("inspect", tmp_path)
     assert run.code == 2 and "not a readable engine report" in run.err
+
+
+def test_predicted_folders_diff_and_say_they_are_predictions(qdqtool, tmp_path):
+    from tests.fixtures import models as M
+
+    model = tmp_path / "resnet.onnx"
+    onnx.save(M.resnet_block("int8", skip="quantized"), model)
+    assert qdqtool("build", model, "--backend", "trt-sim", "-o", tmp_path / "p").code == 0
+    run = qdqtool("diff", tmp_path / "p", tmp_path / "p")
+    assert run.code == 0 and "before is predicted (trt-sim)" in run.out and "profile JSON" not in run.out
