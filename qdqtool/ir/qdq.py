@@ -288,28 +288,30 @@ def input_dtype(index: GraphIndex, tensor: str) -> str | None:
 
 def find_quantizers(index: GraphIndex) -> list[Quantizer]:
     """All quantizers of the main graph, in node order of their first node."""
+    # the hot loop of large graphs: every protobuf field is read once, into locals
     quantizers: list[Quantizer] = []
     by_output: dict[str, Quantizer] = {}
+    nodes = index.nodes
+    constants = index.initializers.keys() | index.constant_nodes.keys()
     for i in index.of_type("QuantizeLinear"):
-        node = index.nodes[i]
-        if not is_q(node):
+        node = nodes[i]
+        if node.domain not in _DEFAULT_DOMAINS:
             continue
-        q = Quantizer(id=len(quantizers), q=QdqNode(i, node, index), input=node.input[0],
-                      is_weight=index.is_constant(node.input[0]))
+        source = node.input[0]
+        q = Quantizer(len(quantizers), QdqNode(i, node, index), None, source, source in constants)
         quantizers.append(q)
         by_output[node.output[0]] = q
     for i in index.of_type("DequantizeLinear"):
-        node = index.nodes[i]
-        if not is_dq(node):
+        node = nodes[i]
+        if node.domain not in _DEFAULT_DOMAINS:
             continue
-        owner = by_output.get(node.input[0])
+        source = node.input[0]
+        owner = by_output.get(source)
         if owner is not None:
             owner.dqs.append(QdqNode(i, node, index, owner.q_dtype))
         else:
-            dq = QdqNode(i, node, index, input_dtype(index, node.input[0]))
-            quantizers.append(
-                Quantizer(id=len(quantizers), q=None, dqs=[dq], input=None, is_weight=index.is_constant(node.input[0]))
-            )
+            dq = QdqNode(i, node, index, input_dtype(index, source))
+            quantizers.append(Quantizer(len(quantizers), None, [dq], None, source in constants))
     for q in by_output.values():
         if q.dqs:
             q.finish()
