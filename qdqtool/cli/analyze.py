@@ -7,13 +7,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
 from qdqtool.engine.predictor.kernels import predict_kernels
 from qdqtool.io.onnx_io import load_model
+from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import analysis_dict
 from qdqtool.report.groups_table import kernels_line, print_analysis, summary_line
 
@@ -48,7 +48,7 @@ def command(model: Path, target: str | None, max_scale_ratio: float | None, pred
         doc = analysis_dict(analysis, str(model), "analyze", version("qdqtool"), kernels)
         click.echo(json.dumps(doc, indent=2))
         return
-    console = Console()
+    console = terminal()
     print_analysis(console, analysis, kernels=kernels)
     click.echo(summary_line(analysis))
     if kernels is not None:

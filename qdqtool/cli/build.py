@@ -8,7 +8,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from qdqtool.cli.inspect import check_formats
@@ -16,6 +15,7 @@ from qdqtool.cli.options import backend_option, build_options, build_options_fro
 from qdqtool.engine.backends import ProgressSink, get_backend
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import summarize
+from qdqtool.report.console import terminal
 from qdqtool.report.engine_json import dumps, inspect_document
 from qdqtool.report.engine_markdown import inspect_markdown
 from qdqtool.report.engine_tables import inspect_renderable
@@ -27,7 +27,7 @@ def progress_display(enabled: bool = True) -> Iterator[ProgressSink | None]:
 
     Yields None (no display) when disabled or when stderr is not a terminal.
     """
-    console = Console(stderr=True)
+    console = terminal(stderr=True)
     if not enabled or not console.is_terminal:
         yield None
         return
@@ -93,6 +93,6 @@ def command(model: Path, backend: str, output: Path, as_json: bool, as_markdown:
     elif as_markdown:
         click.echo(inspect_markdown(report, summary), nl=False)
     else:
-        console = Console()
+        console = terminal()
         console.print(inspect_renderable(report, summary))
         console.print(status_line(report, output, chosen.files))

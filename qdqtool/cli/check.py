@@ -12,6 +12,7 @@ from qdqtool.errors import CheckFailed
 from qdqtool.io.atomic import write_text
 from qdqtool.report.check_json import check_json
 from qdqtool.report.check_pretty import print_check, status_line
+from qdqtool.report.console import terminal
 from qdqtool.report.github import check_github
 from qdqtool.report.junit import check_junit
 from qdqtool.report.lint.config import FAIL_ON, parse_percent
@@ -102,7 +103,7 @@ def command(models: tuple[Path, ...], target: str | None, engine: Path | None, p
     if output is not None:
         write_text(output, _pretty_text(result) if fmt == "pretty" else FORMATS[fmt](result))
     if output is not None or fmt == "pretty":
-        console = Console()
+        console = terminal()
         print_check(console, result)
         if output is not None:
             console.print(f"wrote {fmt} to {output}")

@@ -7,7 +7,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from qdqtool.cli.build import progress_display
 from qdqtool.cli.inspect import check_formats
@@ -26,6 +25,7 @@ from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS
 from qdqtool.errors import CheckFailed
 from qdqtool.io.atomic import write_text
 from qdqtool.report.compare_report import compare_document, compare_markdown, compare_renderable
+from qdqtool.report.console import terminal
 from qdqtool.surgery.policy import POLICIES
 
 
@@ -111,6 +111,6 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
     elif as_markdown:
         click.echo(compare_markdown(result), nl=False)
     else:
-        Console().print(compare_renderable(result))
+        terminal().print(compare_renderable(result))
     if not result:
         raise CheckFailed(result.status_line().removeprefix("FAILED | "))

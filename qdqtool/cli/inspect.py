@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 
 from qdqtool.cli.options import json_option, markdown_option, opt_profile_option, report_file_option
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.summary import summarize
 from qdqtool.io.atomic import write_text
+from qdqtool.report.console import terminal
 from qdqtool.report.engine_json import dumps, inspect_document
 from qdqtool.report.engine_markdown import inspect_markdown
 from qdqtool.report.engine_tables import inspect_renderable, render
@@ -31,7 +32,7 @@ def emit(text: str | None, renderable: RenderableType | None, output: str | None
     elif text is not None:
         click.echo(text, nl=False)
     else:
-        Console().print(renderable, crop=False)  # the verdict line must stay whole
+        terminal().print(renderable, crop=False)  # the verdict line must stay whole
 
 
 @click.command("inspect")

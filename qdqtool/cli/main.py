@@ -69,7 +69,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI: exit 0 done, 1 a check failed, 2 bad input or usage (one line on stderr)."""
+    """Run the CLI: exit 0 done, 1 a check failed, 2 bad input or usage (one line on stderr), 3 a bug."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("QDQTOOL_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
@@ -97,4 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception:  # noqa: BLE001 - a bug: keep its traceback, but never exit 1 ("checked and failed")
+        traceback.print_exc()
+        click.echo("qdqtool: internal error (a bug in qdqtool, not in your model): please report the traceback above",
+                   err=True)
+        sys.exit(3)
     sys.exit(0)

@@ -10,10 +10,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from qdqtool.cli.options import fix_option, json_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
 from qdqtool.surgery.policy import POLICIES
@@ -96,7 +96,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
         )
         click.echo(json.dumps(doc, indent=2))
     else:
-        console = Console()
+        console = terminal()
         if outcome.fixes:
             console.print(fixes_table(outcome.fixes))
         print_analysis(console, result.analysis, result.actions)

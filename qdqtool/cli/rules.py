@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from qdqtool.report.console import terminal
 from qdqtool.report.lint.registry import LintRule, all_rules, find_rule
 from qdqtool.report.markdown_check import rules_markdown
 
@@ -52,7 +53,7 @@ def command(rule: str | None, fmt: str) -> None:
     if fmt == "markdown":
         click.echo(rules_markdown(rules), nl=False)
         return
-    console = Console()
+    console = terminal()
     if rule:
         _print_one(console, rules[0])
         return

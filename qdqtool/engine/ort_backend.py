@@ -27,6 +27,7 @@ from qdqtool.engine.ort_profile import engine_report_from_ort_profile, read_ort_
 from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import publish
+from qdqtool.io.onnx_io import read_structure
 from qdqtool.verify.inputs import random_inputs
 
 OPTIMIZED = "optimized.onnx"
@@ -80,11 +81,7 @@ def _session(model: Path, options) -> tuple[object, str | None]:
 
 def model_inputs(model: Path, options: BuildOptions) -> dict:
     """Seeded random data for every graph input (dynamic dimensions from ``input_shapes``, else 1)."""
-    try:
-        proto = onnx.load(str(model), load_external_data=False)
-    except Exception as err:  # noqa: BLE001 - protobuf and OS errors alike
-        raise BadInputError(f"{model}: not a readable ONNX model: {_first_line(err)}") from None
-    return random_inputs(proto, options.input_shapes, options.seed)
+    return random_inputs(read_structure(model), options.input_shapes, options.seed)
 
 
 def _run(session, inputs: dict, model: Path) -> None:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from onnx.external_data_helper import set_external_data, write_external_data_tensors
 
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import atomic_dir, publish
@@ -45,8 +47,8 @@ def _uses_external_data(model: onnx.ModelProto) -> bool:
     )
 
 
-def load_model(path: str | os.PathLike) -> LoadedModel:
-    """Read an ONNX file (external data included) or raise BadInputError with a one-line reason.
+def read_structure(path: str | os.PathLike) -> onnx.ModelProto:
+    """The model without its external data (graph, shapes, names, small initializers), or BadInputError.
 
     Args:
         path (str | PathLike): The ``.onnx`` file.
@@ -60,10 +62,24 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise BadInputError(f"{path}: empty file, expected an ONNX model")
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError) as err:
-        raise BadInputError(f"{path}: not a readable ONNX model (truncated or another format?): {err}") from None
+    except (DecodeError, ValueError, RuntimeError, json_format.ParseError) as err:  # .json/.txt: onnx parses text
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if isinstance(err, json_format.ParseError):
+            reason = "it is JSON (for TensorRT layer information use `qdqtool inspect`)"
+        raise BadInputError(f"{path}: not a readable ONNX model (truncated or another format?): {reason}") from None
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise BadInputError(f"{path}: not an ONNX model (no graph or opset); is this the right file?")
+    return model
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read an ONNX file (external data included) or raise BadInputError with a one-line reason.
+
+    Args:
+        path (str | PathLike): The ``.onnx`` file.
+    """
+    path = Path(path)
+    model = read_structure(path)
     external = _uses_external_data(model)
     if external:
         try:
@@ -114,13 +130,7 @@ def staged_model(model: onnx.ModelProto, path: str | os.PathLike, external_data:
         files = [path.name]
         if external_data:
             data_name = path.name + ".data"
-            copy = onnx.ModelProto()
-            copy.CopyFrom(model)  # onnx.save_model moves the data out of the proto it is given
-            onnx.save_model(
-                copy, str(tmp / path.name), save_as_external_data=True, all_tensors_to_one_file=True,
-                location=data_name, size_threshold=1024,
-            )
-            del copy
+            _save_with_external_data(model, tmp, path.name, data_name)
             if (tmp / data_name).exists():
                 files.append(data_name)
         else:
@@ -128,6 +138,22 @@ def staged_model(model: onnx.ModelProto, path: str | os.PathLike, external_data:
             # external data (most of its time on large graphs), and this model has none
             (tmp / path.name).write_bytes(model.SerializeToString())
         yield StagedModel(tmp, path, files)
+
+
+def _save_with_external_data(model: onnx.ModelProto, folder: Path, name: str, data_name: str) -> None:
+    """Write ``folder/name`` with every initializer of 1 KiB or more in ``folder/data_name``.
+
+    What ``onnx.save_model(save_as_external_data=True)`` does, minus its check that ``data_name`` does not
+    exist relative to the *current* directory (it refuses to write when the user's folder holds a file of that
+    name, though the data goes to ``folder``).
+    """
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # the data is moved out of the proto it is written from
+    for tensor in copy.graph.initializer:
+        if tensor.HasField("raw_data") and len(tensor.raw_data) >= 1024:
+            set_external_data(tensor, data_name)
+    write_external_data_tensors(copy, str(folder))
+    (folder / name).write_bytes(copy.SerializeToString())
 
 
 def save_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False) -> list[Path]:

@@ -39,27 +39,31 @@ def _action_text(group: ScaleGroup, action: GroupAction | None) -> Text:
 
 
 def groups_table(
-    analysis: Analysis, actions: list[GroupAction] | None = None, kernels: KernelCounts | None = None
+    analysis: Analysis, actions: list[GroupAction] | None = None, kernels: KernelCounts | None = None,
+    compact: bool = False,
 ) -> Table:
+    """One row per group. ``compact`` (narrow terminals) leaves the scales out and shortens the members."""
     by_group = {a.group: a for a in actions or []}
     table = Table(title=f"Scale groups for {analysis.target}", title_justify="left", expand=False)
-    table.add_column("id", no_wrap=True)
+    table.add_column("id", no_wrap=True, min_width=3)
     table.add_column("rule", no_wrap=True)
-    table.add_column("Q/DQ members", no_wrap=True, overflow="ellipsis", max_width=34)
-    table.add_column("scales", no_wrap=True)
-    table.add_column("ratio", justify="right")
-    table.add_column("action" if actions is not None else "status")
+    table.add_column("Q/DQ members", no_wrap=True, overflow="ellipsis", max_width=14 if compact else 34)
+    if not compact:
+        table.add_column("scales", no_wrap=True)
+    table.add_column("ratio", justify="right", no_wrap=True, min_width=5)
+    table.add_column("action" if actions is not None else "status", min_width=10)
     if kernels is not None:
         table.add_column("kernels*", justify="right", no_wrap=True)
         table.caption = "* standalone Q/DQ kernels the group costs, predicted for TensorRT: now -> after merge"
         table.caption_justify = "left"
     for g in _shown(analysis.groups):
         kernel_cell = [_kernels_text(*kernels.groups[g.id])] if kernels is not None else []
+        scales = f"{g.scale_min:.4g} .. {g.scale_max:.4g}" + (f" {'/'.join(g.dtypes)}" if g.dtypes != ["int8"] else "")
         table.add_row(
             g.id,
             "+".join(g.rules),
             f"{len(g.quantizers)}: {_members(g)}",
-            f"{g.scale_min:.4g} .. {g.scale_max:.4g}" + (f" {'/'.join(g.dtypes)}" if g.dtypes != ["int8"] else ""),
+            *([] if compact else [scales]),
             f"{g.ratio:.3g}",
             _action_text(g, by_group.get(g.id) if actions is not None else None),
             *kernel_cell,
@@ -109,7 +113,7 @@ def print_analysis(
     kernels: KernelCounts | None = None,
 ) -> None:
     if analysis.groups:
-        console.print(groups_table(analysis, actions, kernels))
+        console.print(groups_table(analysis, actions, kernels, compact=console.width < 110))
         if len(analysis.groups) > MAX_ROWS:
             console.print(Text(f"... {len(analysis.groups) - MAX_ROWS} more group(s) not shown (refused and "
                                "mismatched first, widest ratio first); --json lists every group", style="dim"))

@@ -114,6 +114,13 @@ def compare_models(
             candidate = _session(edited, Path(tmp), "edited")
         except Exception as err:  # noqa: BLE001
             raise CheckFailed(f"ONNX Runtime cannot run the edited model: {str(err).splitlines()[0]}") from None
+        ref_io = ([i.name for i in reference.get_inputs()], [o.name for o in reference.get_outputs()])
+        cand_io = ([i.name for i in candidate.get_inputs()], [o.name for o in candidate.get_outputs()])
+        if ref_io != cand_io:
+            raise BadInputError(
+                f"the two models do not have the same inputs and outputs ({ref_io} vs {cand_io}): "
+                "compare a model with its own merged version"
+            )
         try:
             ref_out = reference.run(None, inputs)
         except Exception as err:  # noqa: BLE001
@@ -121,7 +128,10 @@ def compare_models(
                 f"ONNX Runtime failed on the input model with these inputs ({str(err).splitlines()[0]}); "
                 "give shapes with --input-shape or data with --inputs"
             ) from None
-        cand_out = candidate.run(None, inputs)
+        try:
+            cand_out = candidate.run(None, inputs)
+        except Exception as err:  # noqa: BLE001
+            raise CheckFailed(f"ONNX Runtime failed on the edited model: {str(err).splitlines()[0]}") from None
     names = [o.name for o in reference.get_outputs()]
     splits = _concat_splits(reference_model, names) if reference_model is not None else {}
     checks = []

@@ -202,3 +202,19 @@ def test_large_group_tables_show_the_groups_that_need_work_first(qdqtool, tmp_pa
     assert groups > MAX_ROWS
     assert f"... {groups - MAX_ROWS} more group(s) not shown" in run.out
     assert len(json.loads(qdqtool("analyze", path, "--json", "--no-predict").out)["groups"]) == groups
+
+
+def test_narrow_terminals_keep_the_status_column(yolo, monkeypatch, capsys):
+    from tests.conftest import run_cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    run = run_cli(capsys, "analyze", yolo, "--no-predict")
+    assert run.code == 0
+    rows = [line for line in run.out.splitlines() if line.startswith("│ G")]
+    assert len(rows) == 6 and all("mismatched" in row and len(row) <= 80 for row in rows)
+
+
+def test_report_refuses_a_merged_model_of_another_network(qdqtool, yolo, tmp_path):
+    other = save(M.resnet_block("int8"), tmp_path / "other.onnx")
+    run = qdqtool("report", yolo, "--merged", other, "-o", tmp_path / "r.html")
+    assert run.code == 2 and "same inputs and outputs" in run.err and "Traceback" not in run.err

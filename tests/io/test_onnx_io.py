@@ -68,3 +68,24 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
         save_model(M.no_qdq(), target)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.onnx"]
+
+
+def test_external_data_output_can_be_written_again_and_beside_a_same_named_file(tmp_path, monkeypatch):
+    """onnx.save_model refuses when <out>.data exists relative to the *current* folder; ours writes regardless."""
+    source = tmp_path / "model.onnx"
+    onnx.save_model(M.yolov6_qat("int8"), source, save_as_external_data=True, location="model.data",
+                    size_threshold=1024)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.onnx.data").write_bytes(b"an unrelated file in the current folder")
+    out = tmp_path / "sub" / "out.onnx"
+    for _ in range(2):
+        assert checked_merge(MergeRequest(model=source, output=out)).written
+        onnx.checker.check_model(str(out), full_check=True)
+    assert (tmp_path / "out.onnx.data").read_bytes() == b"an unrelated file in the current folder"
+
+
+def test_json_is_not_an_onnx_model(tmp_path):
+    path = tmp_path / "layers.json"
+    path.write_text('{"Layers": [], "Bindings": []}')
+    with pytest.raises(onnx_io.BadInputError, match="it is JSON .*qdqtool inspect"):
+        load_model(path)
