@@ -130,11 +130,11 @@ def load_rules(target: str | None = None) -> RuleSet:
             raise BadInputError(
                 f"unknown target {target!r}: choose one of {', '.join(available_targets())} or give a rules .toml file"
             )
-    if not path.exists():
-        raise BadInputError(f"{path}: no such rules file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such rules file" if not path.exists() else f"{path}: not a rules .toml file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
         raise BadInputError(f"{path}: not a valid TOML rules file: {err}") from None
     return _parse(data, path)
 

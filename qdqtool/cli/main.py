@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("QDQTOOL_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
     try:
-        cli.main(args=args, prog_name="qdqtool", standalone_mode=False)
+        code = cli.main(args=args, prog_name="qdqtool", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's click Exit(code) comes back as the return value
+            sys.exit(code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except click.Abort:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
-import tempfile
+from collections.abc import Iterator
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from qdqtool.cli.options import fix_option, json_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError, CheckFailed
@@ -23,13 +24,11 @@ from qdqtool.verify.inputs import parse_input_shapes
 EXAMPLE = "yolov6_qat.onnx"
 
 
-def _example_model() -> Path:
-    """The example QAT model shipped in the package, copied to a temporary folder (the package stays untouched)."""
-    source = resources.files("qdqtool.examples") / EXAMPLE
-    tmp = Path(tempfile.mkdtemp(prefix="qdqtool-example-"))
-    with resources.as_file(source) as path:
-        shutil.copyfile(path, tmp / EXAMPLE)
-    return tmp / EXAMPLE
+@contextlib.contextmanager
+def _example_model() -> Iterator[Path]:
+    """The example QAT model shipped in the package (read only, like every input)."""
+    with resources.as_file(resources.files("qdqtool.examples") / EXAMPLE) as path:
+        yield Path(path)
 
 
 @click.command("merge")
@@ -74,14 +73,14 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     if example == (model is not None):
         raise BadInputError("give a MODEL or --example (one of them)")
     if example:
-        model = _example_model()
         output = output or Path.cwd() / "yolov6_qat.merged.onnx"
-    request = MergeRequest(
-        model=model, output=output, target=target, policy=policy, dedupe=dedupe, max_scale_ratio=max_scale_ratio,
-        dry_run=dry_run, verify=not no_verify, min_cosine=min_cosine, input_shapes=parse_input_shapes(input_shapes),
-        inputs=inputs, seed=seed, fixes=tuple(fixes),
-    )
-    outcome = checked_merge(request)
+    with _example_model() if example else contextlib.nullcontext(model) as source:
+        request = MergeRequest(
+            model=source, output=output, target=target, policy=policy, dedupe=dedupe,
+            max_scale_ratio=max_scale_ratio, dry_run=dry_run, verify=not no_verify, min_cosine=min_cosine,
+            input_shapes=parse_input_shapes(input_shapes), inputs=inputs, seed=seed, fixes=tuple(fixes),
+        )
+        outcome = checked_merge(request)
     result = outcome.result
     if as_json:
         doc = analysis_dict(result.analysis, "example:" + EXAMPLE if example else str(model), "merge",
@@ -94,6 +93,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
             output=str(outcome.written[0]) if outcome.written else None,
             dry_run=dry_run,
         )
+        doc["notes"] = doc["notes"] + outcome.notes
         click.echo(json.dumps(doc, indent=2))
     else:
         console = terminal()
@@ -105,13 +105,29 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
                           + (" ..." if len(result.deduplicated) > 6 else ""))
         if outcome.check is not None:
             print_check(console, outcome.check)
+        for note in outcome.notes:
+            console.print(Text(f"note: {note}", style="dim"))
         click.echo(summary_line(result.analysis))
+        if not outcome:
+            click.echo(_failure_hint(outcome))
         click.echo(_status_line(outcome, dry_run))
     if not outcome:
-        raise CheckFailed(
-            f"numeric check failed: worst cosine {outcome.check.worst_cosine:.6f} < {min_cosine}; nothing written "
-            "(lower --max-scale-ratio to refuse wide groups, or --no-verify to write it anyway)"
-        )
+        if not as_json:
+            raise click.exceptions.Exit(1)  # the FAILED line above is the last word
+        raise CheckFailed(f"numeric check failed: worst cosine {outcome.check.worst_cosine:.6f} < {min_cosine}; "
+                          f"nothing written; {_failure_hint(outcome)}")
+
+
+def _failure_hint(outcome) -> str:
+    """What to try when the numeric check fails, from what the merge did."""
+    unified = {a.group for a in outcome.result.unified}
+    ratios = [g.ratio for g in outcome.result.analysis.groups if g.id in unified]
+    widest = max(ratios, default=1.0)
+    if widest >= 2:
+        return (f"the widest unified group spans a scale ratio of {widest:.3g}: lower --max-scale-ratio below it to "
+                "leave such groups alone, or --no-verify to write the model anyway")
+    data = "" if outcome.request.inputs is not None else "check with real data (--inputs data.npz), "
+    return f"the unified groups are close in scale (ratio <= {widest:.3g}): {data}or --no-verify to write it anyway"
 
 
 def _status_line(outcome, dry_run: bool) -> str:

@@ -48,7 +48,7 @@ def session_options(threads: int, optimized_path: Path | None = None, profile_pr
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = threads
-    options.log_severity_level = 3  # the NCHWc "hardware specific" warning on save is expected
+    options.log_severity_level = 4  # fatal only: expected NCHWc warnings, and errors qdqtool reports itself
     if optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
     if profile_prefix is not None:

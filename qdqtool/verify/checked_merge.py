@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 
 from qdqtool.analysis.rules import load_rules
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, InternalError
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
 from qdqtool.surgery.placement import PlacementAction, apply_fixes
@@ -50,6 +50,7 @@ class MergeOutcome:
     check: NumericCheck | None
     written: list[Path]
     fixes: list[PlacementAction] = field(default_factory=list)  # placement edits made before unification
+    notes: list[str] = field(default_factory=list)  # e.g. the input already fails onnx.checker
 
     @property
     def changed(self) -> bool:
@@ -69,8 +70,8 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
     Args:
         request (MergeRequest): What to do.
     """
-    if not request.dry_run and os.path.abspath(request.output_path()) == os.path.abspath(request.model):
-        raise BadInputError(f"{request.model}: the output would overwrite the input; choose another -o")
+    if not request.dry_run:
+        _check_output_path(request)
     rules = load_rules(request.target)
     loaded = load_model(request.model)
     fixes = apply_fixes(loaded.model, rules, request.fixes) if request.fixes else []
@@ -78,11 +79,38 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
     if request.dry_run or not result.analysis.has_qdq:
         return MergeOutcome(request=request, result=result, check=None, written=[], fixes=fixes)
     check = None
-    with staged_model(result.model, request.output_path(), external_data=loaded.external_data) as staged:
-        if request.verify and (result.changed or fixes):
-            check = _check(request, staged.path)
-        written = staged.publish() if check is None or check else []
-    return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes)
+    notes: list[str] = []
+    try:
+        with staged_model(result.model, request.output_path(), external_data=loaded.external_data) as staged:
+            if request.verify and (result.changed or fixes):
+                notes += _checker(staged.path, request.model)
+                check = _check(request, staged.path)
+            written = staged.publish() if check is None or check else []
+    except OSError as err:
+        raise BadInputError(f"{request.output_path()}: cannot write the output: {err.strerror or err}") from None
+    return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes, notes=notes)
+
+
+def _check_output_path(request: MergeRequest) -> None:
+    output = request.output_path()
+    if output.exists() and output.is_dir():
+        raise BadInputError(f"{output}: is a folder; give the output model's file name with -o")
+    if output.exists() and os.path.samefile(output, request.model):  # also through links
+        raise BadInputError(f"{request.model}: the output would overwrite the input; choose another -o")
+
+
+def _checker(merged: Path, original: Path) -> list[str]:
+    """onnx.checker on the written output. A model the input already broke the same way is noted, not blamed."""
+    try:
+        onnx.checker.check_model(str(merged))
+        return []
+    except onnx.checker.ValidationError as err:
+        problem = str(err).splitlines()[0]
+    try:
+        onnx.checker.check_model(str(original))
+    except onnx.checker.ValidationError as err:
+        return [f"the input model already fails onnx.checker ({str(err).splitlines()[0]}); so does the output"]
+    raise InternalError(f"merge wrote a model that fails onnx.checker though the input passes: {problem}")
 
 
 def _check(request: MergeRequest, merged: Path) -> NumericCheck:

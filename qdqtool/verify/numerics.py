@@ -67,7 +67,7 @@ def _session(model: onnx.ModelProto | str | os.PathLike, tmp: Path, label: str):
     import onnxruntime as ort  # imported here: analysis and merge --no-verify never pay for it
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: qdqtool reports the errors itself, in one line
     if isinstance(model, onnx.ModelProto):
         if model.ByteSize() < 2**31 - 1:
             source: object = model.SerializeToString()

@@ -218,3 +218,35 @@ def test_report_refuses_a_merged_model_of_another_network(qdqtool, yolo, tmp_pat
     other = save(M.resnet_block("int8"), tmp_path / "other.onnx")
     run = qdqtool("report", yolo, "--merged", other, "-o", tmp_path / "r.html")
     assert run.code == 2 and "same inputs and outputs" in run.err and "Traceback" not in run.err
+
+
+def test_output_paths_that_cannot_be_used(qdqtool, yolo, tmp_path):
+    link = tmp_path / "link.onnx"
+    link.symlink_to(yolo)
+    before = digest(yolo)
+    run = qdqtool("merge", link, "-o", yolo)
+    assert run.code == 2 and "overwrite the input" in run.err and digest(yolo) == before
+    (tmp_path / "folder").mkdir()
+    run = qdqtool("merge", yolo, "-o", tmp_path / "folder")
+    assert run.code == 2 and "is a folder" in run.err
+    (tmp_path / "file.txt").write_text("x")
+    run = qdqtool("merge", yolo, "-o", tmp_path / "file.txt" / "out.onnx")
+    assert run.code == 2 and "cannot write the output" in run.err and run.err.count("\n") == 1
+    run = qdqtool("analyze", yolo, "--target", tmp_path)
+    assert run.code == 2 and "not a rules .toml file" in run.err
+
+
+def test_example_leaves_nothing_behind(qdqtool, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    before = set(Path(tempfile.gettempdir()).glob("qdqtool-*"))
+    assert qdqtool("merge", "--example", "--dry-run").code == 0
+    assert set(Path(tempfile.gettempdir()).glob("qdqtool-*")) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_check_ends_with_the_failed_line(qdqtool, yolo):
+    run = qdqtool("merge", yolo, "--min-cosine", "0.999999")
+    assert run.code == 1 and run.out.splitlines()[-1].startswith("FAILED | ") and run.err == ""
+    assert "lower --max-scale-ratio" in run.out.splitlines()[-2]
