@@ -14,6 +14,7 @@ import json
 import os
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import quote
 
 from qdqtool.report.lint.registry import LintRule, Severity, Violation, all_rules
 from qdqtool.report.lint.run import CheckResult, ModelCheck
@@ -26,7 +27,7 @@ def artifact_uri(path: Path) -> str:
     """A repository-relative path when ``path`` is below the working directory, else a ``file://`` URI."""
     absolute = path.resolve()
     try:
-        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+        return quote(absolute.relative_to(Path.cwd().resolve()).as_posix())  # a URI reference: spaces, '#' escaped
     except ValueError:
         return absolute.as_uri()
 
@@ -98,7 +99,7 @@ def check_sarif(result: CheckResult) -> str:
             }},
             "invocations": [{
                 "executionSuccessful": True,
-                "workingDirectory": {"uri": Path(os.getcwd()).resolve().as_uri() + "/"},
+                "workingDirectory": {"uri": Path(os.getcwd()).resolve().as_uri().rstrip("/") + "/"},
                 "toolExecutionNotifications": notifications,
             }],
             "artifacts": artifacts,

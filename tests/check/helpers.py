@@ -83,3 +83,23 @@ def write_engine(folder: Path, layers: list[dict], times_ms: dict[str, float] | 
     if latencies_ms is not None:
         (folder / "timing.json").write_text(json.dumps([{"latencyMs": v} for v in latencies_ms]))
     return folder
+
+
+def engines_of(model: Path, folder: Path, backend: str = "trt-sim") -> tuple[Path, Path]:
+    """Engine reports of ``model`` and of its merged version, built as `qdqtool build --backend BACKEND` does: a
+    before/after pair that really comes from the model (what `report --before/--after` expects). ``trt-sim``
+    predicts (no times); ``onnxruntime`` builds and profiles for real (per-kernel times)."""
+    from qdqtool.analysis.rules import load_rules
+    from qdqtool.engine.backends import BuildOptions, get_backend
+    from qdqtool.surgery.merge import merge_scales
+
+    merged_model = onnx.load(str(model))
+    merge_scales(merged_model, load_rules("tensorrt"))
+    merged = folder / "merged.onnx"
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(merged_model, str(merged))
+    loader = get_backend(backend).loader()
+    options = BuildOptions(warmup=1, iterations=3, latency=False)
+    for side, source in (("before", model), ("after", merged)):
+        loader(source, folder / side, options, None)()
+    return folder / "before", folder / "after"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.check.helpers import ENGINE_JSON, by_rule, ids, lint, trt_layer, write_engine
 
 YOLO_LAYERS = [
@@ -69,7 +71,7 @@ def test_reformat_time_share_needs_a_profile(save, tmp_path):
 
 
 def test_names_only_engine_skips_the_precision_rule(save):
-    run = lint(save("yolov6_qat_int8"), engine=ENGINE_JSON / "names_only.layers.json")
+    run = lint(save("resnet18_qat"), engine=ENGINE_JSON / "names_only.layers.json")  # names of its own nodes
     status = next(s for s in run.statuses if s.rule.id == "QDQ203")
     assert status.state == "skipped" and "names-only" in status.reason
 
@@ -94,3 +96,11 @@ def test_predicted_engine_without_a_gpu(save):
     assert status.state == "skipped" and "prediction has no times" in status.reason
     assert default.metrics.qdq_layers == 10 and default.metrics.latency is None
     assert len(by_rule(lint(save("resnet18_qat_residual"), predict=True), "QDQ201")) == 3
+
+
+def test_an_engine_of_another_network_is_refused(save, trt_samples):
+    """A ResNet-18 engine given with a YOLO model names ONNX nodes the model does not have: bad input, not 10 errors."""
+    from qdqtool.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="give the engine built from this model"):
+        lint(save("yolov6_qat_int8"), engine=trt_samples / "trex-resnet18-pytorch-A100" / "qat")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import onnx
+
 from tests.check import helpers
 from tests.check.helpers import trt_layer, write_engine
 
@@ -22,7 +24,29 @@ def test_fails_with_exit_1_and_a_failed_line(qdqtool, save):
     assert "QDQ101 concat-scale-mismatch" in run.out and "fix QDQ101, QDQ103: Run `qdqtool merge MODEL`" in run.out
     last = run.out.splitlines()[-1]
     assert last == "FAILED | 3 finding(s) fail the gate | 3 error(s), 3 warning(s), 0 info | fail on error"
-    assert run.err.startswith("qdqtool: failed: 3 finding(s) fail the gate")
+    assert run.err == ""  # the FAILED line is the last word, in a terminal and in a merged CI log alike
+
+
+def test_usage_errors(qdqtool, save, tmp_path):
+    model = save("yolov6_qat_int8")
+    run = qdqtool("check", model, "--profile", tmp_path / "profile.json")
+    assert run.code == 2 and "give it with --engine" in run.err
+    (tmp_path / "q.toml").write_text("")
+    run = qdqtool("check", model, "--config", tmp_path / "q.toml", "--no-config")
+    assert run.code == 2 and "contradict" in run.err
+
+
+def test_sarif_uris_are_uri_references(qdqtool, save, tmp_path, monkeypatch):
+    import shutil
+
+    folder = tmp_path / "sp ace"
+    folder.mkdir()
+    model = folder / "my model#1.onnx"
+    shutil.copyfile(save("yolov6_qat_int8"), model)
+    monkeypatch.chdir(tmp_path)
+    doc = json.loads(qdqtool("check", model, "--format", "sarif").out)
+    uri = doc["runs"][0]["artifacts"][0]["location"]["uri"]
+    assert uri == "sp%20ace/my%20model%231.onnx"
 
 
 def test_fail_on(qdqtool, save):
@@ -72,8 +96,10 @@ def test_baseline_round_trip(qdqtool, save, tmp_path):
 
 
 def test_engine_options(qdqtool, save, tmp_path):
-    engine = write_engine(tmp_path / "engine", [trt_layer("q", "Reformat", ["fp32"], ["int8"], "QDQ")])
-    run = qdqtool("check", save("no_qdq"), "--engine", engine, "--max-qdq-layers", "0")
+    model = save("no_qdq")
+    node = onnx.load(str(model)).graph.node[0].name  # an engine of this model names its nodes
+    engine = write_engine(tmp_path / "engine", [trt_layer(node, "Reformat", ["fp32"], ["int8"], "QDQ")])
+    run = qdqtool("check", model, "--engine", engine, "--max-qdq-layers", "0")
     assert run.code == 1 and "QDQ201" in run.out and "QDQ302" in run.out
 
 

@@ -13,8 +13,9 @@ save = helpers.save  # the fixture
 def test_report_and_annotate(qdqtool, save, tmp_path):
     model = save("yolov6_qat_int8")
     page, annotated = tmp_path / "r.html", tmp_path / "annotated.onnx"
-    run = qdqtool("report", model, "-o", page, "--annotate", annotated, "--before", ENGINE_JSON / "trt84_before",
-                  "--after", ENGINE_JSON / "trt84_after", "--drawing", "builtin")
+    before, after = helpers.engines_of(model, tmp_path / "engines")
+    run = qdqtool("report", model, "-o", page, "--annotate", annotated, "--before", before, "--after", after,
+                  "--drawing", "builtin")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0] == f"wrote {page}" and lines[1].startswith(f"wrote {annotated} (")

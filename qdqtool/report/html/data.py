@@ -16,6 +16,7 @@ from qdqtool.analysis.groups import Analysis, ScaleGroup, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.load import engine_report_from_path
+from qdqtool.engine.model_match import require_engine_of
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import load_model
 from qdqtool.ir.index import GraphIndex
@@ -149,7 +150,8 @@ def collect_report(request: ReportRequest) -> ReportData:
         changes.append(GroupChange(group, before, member_scales(merged_index, list(before)), by_group.get(group.id)))
     diff = None
     if request.before is not None:
-        diff = diff_engines(engine_report_from_path(request.before, request.before_profile),
-                            engine_report_from_path(request.after, request.after_profile))
+        before_engine = engine_report_from_path(request.before, request.before_profile)
+        require_engine_of(before_engine, original, str(request.model))
+        diff = diff_engines(before_engine, engine_report_from_path(request.after, request.after_profile))
     return ReportData(request=request, original=original, analysis=analysis, merged=merged, merged_label=label,
                       changes=changes, check=check, diff=diff, notes=notes + list(analysis.notes))

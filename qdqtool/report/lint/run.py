@@ -13,6 +13,7 @@ from pathlib import Path
 from qdqtool.analysis.groups import Analysis, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.load import engine_report_from_path
+from qdqtool.engine.model_match import require_engine_of
 from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary, summarize
@@ -178,6 +179,7 @@ def check_model(model: Path, request: CheckRequest) -> ModelCheck:
         engine = predict_engine(loaded.model, rules, source=str(model))
     elif request.engine:
         engine = engine_report_from_path(request.engine, request.profile, request.timing)
+        require_engine_of(engine, loaded.model, str(model))
     else:
         engine = None
     summary = summarize(engine) if engine is not None else None
