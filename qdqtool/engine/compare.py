@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qdqtool._lazy import require
 from qdqtool.engine.backends import Backend, BuildOptions, LatencyTimer, ProgressSink, get_backend
 from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.latency import (
@@ -150,6 +151,15 @@ def compare(request: CompareRequest, progress: ProgressSink | None = None) -> Co
     if request.rounds < MIN_ROUNDS:
         raise BadInputError(f"--rounds {request.rounds}: at least {MIN_ROUNDS} interleaved rounds are needed")
     backend = get_backend(request.backend)
+    if backend.name == "tensorrt":  # fail before merging, with the whole GPU-less route
+        stem = Path(request.model).stem
+        require("tensorrt", "compare --backend tensorrt", route=(
+            f"merge here with `qdqtool merge {request.model} -o {stem}.merged.onnx`, then on a machine with a GPU "
+            f"build both with `trtexec --onnx=M --saveEngine=D/engine.plan --exportLayerInfo=D/layers.json "
+            f"--exportProfile=D/profile.json --exportTimes=D/timing.json --profilingVerbosity=detailed` (M, D = "
+            f"{request.model}, before and {stem}.merged.onnx, after) and run `qdqtool diff before after`; "
+            "or compare on this CPU with --backend trt-sim"
+        ))
     target = request.target or backend.default_target
     work = Path(request.keep) if request.keep else Path(tempfile.mkdtemp(prefix="qdqtool-compare-"))
     work.mkdir(parents=True, exist_ok=True)

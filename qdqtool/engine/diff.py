@@ -53,11 +53,11 @@ class LayerPair:
 
     @property
     def before_ms(self) -> float | None:
-        return self.before.avg_ms if self.before else None
+        return _layer_ms(self.before)
 
     @property
     def after_ms(self) -> float | None:
-        return self.after.avg_ms if self.after else None
+        return _layer_ms(self.after)
 
     @property
     def delta_ms(self) -> float | None:
@@ -219,6 +219,13 @@ class EngineDiff:
 # --- matching -----------------------------------------------------------------------------------------------------
 
 
+def _layer_ms(layer: Layer | None) -> float | None:
+    """A layer's time for ranking: the median when the profile has one (one slow run must not top the list)."""
+    if layer is None:
+        return None
+    return layer.median_ms if layer.median_ms is not None else layer.avg_ms
+
+
 def _signature(layer: Layer) -> Hashable | None:
     if not layer.type:
         return None  # names-only: nothing but the name to compare
@@ -226,8 +233,11 @@ def _signature(layer: Layer) -> Hashable | None:
     if not any(shape is not None for side in shapes for shape in side):
         return None
     kind = layer.raw.get("ParameterType") or layer.type
-    ops = tuple(sorted({op_type_of(n) for n in layer.onnx_nodes}))
-    return (kind, ops, *shapes)
+    # Q/DQ absorbed into a layer do not make it another layer: a float engine's Conv + Relu is the QAT
+    # engine's weight Q + Conv + Relu
+    ops = {op_type_of(n) for n in layer.onnx_nodes}
+    ops = (ops - {"QuantizeLinear", "DequantizeLinear"}) or ops  # a standalone Q/DQ layer stays one
+    return (kind, tuple(sorted(ops)), *shapes)
 
 
 def _key_function(key: str) -> Callable[[Layer], Hashable | None]:
@@ -406,6 +416,13 @@ def diff_engines(
             f"the two engines number their ONNX nodes differently ({evidence}): layers are paired by weight names, "
             "layer names and signatures, and fusion changes are judged by op type"
         )
+    if before.backend != after.backend:
+        notes.append(f"before comes from {before.backend} and after from {after.backend}: their layers are different "
+                     "kernels, so counts and times compare backends, not the change to the model")
+    paired = sum(p.before is not None and p.after is not None for p in ordered)
+    largest = max(len(before.layers), len(after.layers))
+    if largest and paired < 0.3 * largest:
+        notes.append(f"only {paired} of {largest} layers pair up: are these two engines of one network?")
     for label, report in (("before", before), ("after", after)):
         if not report.detailed:
             notes.append(f"{label} has names-only layer information: precisions and shapes are not compared")

@@ -39,6 +39,11 @@ def check_plan_bytes(data: bytes, source: str) -> None:
     """
     if not data:
         raise BadInputError(f"{source}: empty file, not a TensorRT engine")
+    if _is_onnx(data):
+        raise BadInputError(
+            f"{source}: an ONNX model, not a TensorRT engine; build it (`qdqtool build {source} --backend tensorrt`, "
+            "or trtexec --onnx=...) or analyze it (`qdqtool analyze`)"
+        )
     if b"\x00" in data[:_TEXT_PROBE]:
         return  # binary: may be an engine; only TensorRT can tell
     try:
@@ -58,6 +63,19 @@ def check_plan_bytes(data: bytes, source: str) -> None:
                 f"{source}: not a TensorRT engine but {what}; rename it to .json and run `qdqtool inspect` on it"
             )
     raise BadInputError(f"{source}: not a TensorRT engine (it is {what}; a serialized engine is a binary file)")
+
+
+def _is_onnx(data: bytes) -> bool:
+    """A serialized ONNX ModelProto (protobuf parses almost anything: ask for a graph with nodes and an opset)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError):
+        return False
+    return model.ir_version > 0 and bool(model.opset_import) and len(model.graph.node) > 0
 
 
 def _make_logger(trt: Any) -> Any:
@@ -110,7 +128,11 @@ def engine_report_from_plan(
         raise BadInputError(f"{path}: no such file (expected a TensorRT engine)")
     data = path.read_bytes()
     check_plan_bytes(data, str(path))
-    trt = _lazy.require("tensorrt", f"reading the engine {path.name}")
+    trt = _lazy.require("tensorrt", f"reading the engine {path.name}", route=(
+        f"on a machine with TensorRT, export what it holds with `trtexec --loadEngine={path} "
+        "--exportLayerInfo=layers.json --exportProfile=profile.json --profilingVerbosity=detailed` and run "
+        "`qdqtool inspect layers.json --profile profile.json` here"
+    ))
     logger = _make_logger(trt)
     runtime = trt.Runtime(logger)
     version = getattr(trt, "__version__", "?")

@@ -73,10 +73,11 @@ def test_precision_changes(renumbered):
 def test_timing_deltas_largest_first_including_unpaired_layers(renumbered):
     deltas = renumbered.timing_deltas
     assert [abs(p.delta_ms) for p in deltas] == sorted((abs(p.delta_ms) for p in deltas), reverse=True)
+    # ranked by the profiles' medians (averages 0.06 / 0.12 -> 0.08): one slow run must not top the list
     first = deltas[0]
-    assert first.status == "removed" and first.before.name == "MaxPool_12" and first.delta_ms == pytest.approx(-0.06)
+    assert first.status == "removed" and first.before.name == "MaxPool_12" and first.delta_ms == pytest.approx(-0.0588)
     stem = next(p for p in deltas if p.before and p.before.name.startswith("stem."))
-    assert stem.delta_ms == pytest.approx(0.08 - 0.12)
+    assert stem.delta_ms == pytest.approx(0.0784 - 0.1176)
 
 
 def test_pairs_keep_engine_order(renumbered):

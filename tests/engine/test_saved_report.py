@@ -40,3 +40,28 @@ def test_predicted_folders_diff_and_say_they_are_predictions(qdqtool, tmp_path):
     assert qdqtool("build", model, "--backend", "trt-sim", "-o", tmp_path / "p").code == 0
     run = qdqtool("diff", tmp_path / "p", tmp_path / "p")
     assert run.code == 0 and "before is predicted (trt-sim)" in run.out and "profile JSON" not in run.out
+
+
+def test_an_onnx_model_named_like_an_engine_is_recognised(qdqtool, tmp_path):
+    plan = tmp_path / "model.plan"
+    onnx.save(pool_chain(), plan)
+    run = qdqtool("inspect", plan)
+    assert run.code == 2 and "an ONNX model, not a TensorRT engine" in run.err
+
+
+def test_diff_says_when_backends_or_networks_differ(qdqtool, tmp_path):
+    model = tmp_path / "pool.onnx"
+    onnx.save(pool_chain(), model)
+    for backend in ("onnxruntime", "trt-sim"):
+        assert qdqtool("build", model, "--backend", backend, "-o", tmp_path / backend, "--iterations", "2").code == 0
+    run = qdqtool("diff", tmp_path / "onnxruntime", tmp_path / "trt-sim")
+    assert run.code == 0 and "before comes from onnxruntime and after from trt-sim" in run.out
+
+
+def test_compare_on_tensorrt_without_it_fails_before_merging(qdqtool, tmp_path):
+    model = tmp_path / "pool.onnx"
+    onnx.save(pool_chain(), model)
+    run = qdqtool("compare", model, "--backend", "tensorrt", "--keep", tmp_path / "keep")
+    assert run.code == 2 and run.err.count("\n") == 1
+    assert "qdqtool[tensorrt]" in run.err and "qdqtool diff before after" in run.err and "--backend trt-sim" in run.err
+    assert not (tmp_path / "keep").exists()
