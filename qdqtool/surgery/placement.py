@@ -120,17 +120,24 @@ def quantize_skips(model: onnx.ModelProto, rules: RuleSet) -> list[PlacementActi
         inputs, copies = _constants_before(index, source, position, taken)
         new_initializers += copies
         prefix = _unique(f"qdqtool/{finding.node}/skip_quantizer", taken)
-        q = onnx.helper.make_node("QuantizeLinear", [skip, *inputs], [f"{prefix}.q"], name=f"{prefix}.Q")
-        q.attribute.extend(source.attribute)
-        dq = onnx.helper.make_node("DequantizeLinear", [f"{prefix}.q", *inputs], [f"{prefix}.dq"], name=f"{prefix}.DQ")
+        new_nodes = []
+        if source.input[0] == skip and index.producer[source.output[0]] < position:
+            quantized = source.output[0]  # that Q already quantizes the skip: the Add gets a DQ of its own
+        else:
+            q = onnx.helper.make_node("QuantizeLinear", [skip, *inputs], [f"{prefix}.q"], name=f"{prefix}.Q")
+            q.attribute.extend(source.attribute)
+            new_nodes.append(q)
+            quantized = f"{prefix}.q"
+        dq = onnx.helper.make_node("DequantizeLinear", [quantized, *inputs], [f"{prefix}.dq"], name=f"{prefix}.DQ")
         dq.attribute.extend(a for a in source.attribute if a.name in ("axis", "block_size"))
+        new_nodes.append(dq)
         for k, name in enumerate(add.input):
             if name == skip:
                 add.input[k] = f"{prefix}.dq"
-        inserts.setdefault(position, []).extend([q, dq])
+        inserts.setdefault(position, []).extend(new_nodes)
         actions.append(PlacementAction(
             fix="residual-add", action="quantize-skip", node=finding.node, tensor=skip,
-            nodes=[q.name, dq.name], params_from=source.name or source.output[0],
+            nodes=[n.name for n in new_nodes], params_from=source.name or source.output[0],
             scale=float(params.scale.reshape(-1)[0]) if params else None,
             zero_point=int(params.zero_point.reshape(-1)[0]) if params else None, how=how,
         ))

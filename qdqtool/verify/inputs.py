@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +70,12 @@ def load_npz(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np.nd
     path = Path(path)
     if not path.exists():
         raise BadInputError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise BadInputError(f"{path}: not an .npz file (write one with numpy.savez(path, input_name=array, ...))")
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise BadInputError(f"{path}: not a readable .npz file: {err}") from None
     names = [v.name for v in model_inputs(model)]
     missing = [n for n in names if n not in data]

@@ -124,9 +124,10 @@ def compare_models(
         try:
             ref_out = reference.run(None, inputs)
         except Exception as err:  # noqa: BLE001
+            fix = ("give shapes with --input-shape or data with --inputs" if inputs_label.startswith("seeded")
+                   else f"check the arrays in {inputs_label} against the model's inputs")
             raise BadInputError(
-                f"ONNX Runtime failed on the input model with these inputs ({str(err).splitlines()[0]}); "
-                "give shapes with --input-shape or data with --inputs"
+                f"ONNX Runtime failed on the input model with these inputs ({str(err).splitlines()[0]}); {fix}"
             ) from None
         try:
             cand_out = candidate.run(None, inputs)
