@@ -121,6 +121,9 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
 def _failure_hint(outcome) -> str:
     """What to try when the numeric check fails, from what the merge did."""
     unified = {a.group for a in outcome.result.unified}
+    if not unified and outcome.fixes:
+        return ("the placement fixes alone moved the outputs: the new Q/DQ quantize tensors with parameters "
+                "calibrated for another reader; check with real data (--inputs data.npz), or --no-verify to write it")
     ratios = [g.ratio for g in outcome.result.analysis.groups if g.id in unified]
     widest = max(ratios, default=1.0)
     if widest >= 2:
