@@ -60,6 +60,15 @@ class LayerPair:
         return _layer_ms(self.after)
 
     @property
+    def delta_cost(self) -> float | None:
+        """Predicted cost (bytes moved) after - before; a missing side counts as 0. None when neither has one."""
+        before = self.before.cost if self.before else None
+        after = self.after.cost if self.after else None
+        if before is None and after is None:
+            return None
+        return (after or 0.0) - (before or 0.0)
+
+    @property
     def delta_ms(self) -> float | None:
         """after - before; a missing side counts as 0 ms. None when neither side was timed."""
         if self.before_ms is None and self.after_ms is None:
@@ -168,6 +177,12 @@ class EngineDiff:
         """Every pair (and unpaired layer) with a time on either side, largest absolute change first."""
         timed = [p for p in self.pairs if p.delta_ms is not None]
         return sorted(timed, key=lambda p: abs(p.delta_ms or 0.0), reverse=True)
+
+    @property
+    def cost_deltas(self) -> list[LayerPair]:
+        """For predicted reports (no times): pairs with a predicted cost, largest absolute change first."""
+        costed = [p for p in self.pairs if p.delta_cost is not None and p.delta_ms is None]
+        return sorted(costed, key=lambda p: abs(p.delta_cost or 0.0), reverse=True)
 
     def _changes(self) -> tuple[list[str], list[str]]:
         """(improvements, regressions) as short phrases."""

@@ -144,6 +144,7 @@ def diff_document(diff: EngineDiff) -> dict[str, Any]:
         "fusion_changes": [_pair(p) for p in diff.fusion_changes],
         "precision_changes": [_pair(p) for p in diff.precision_changes],
         "timing": [_pair(p) for p in diff.timing_deltas],
+        "cost": [{**_pair(p), "delta_cost_bytes": p.delta_cost} for p in diff.cost_deltas],  # predicted reports
         "pairs": [_pair(p) for p in diff.pairs],
     }
 

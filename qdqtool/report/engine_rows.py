@@ -130,6 +130,18 @@ def timing_row(pair: LayerPair) -> list[str]:
 
 
 TIMING_HEADER = ["layer (after, or the side that exists)", "status", "before ms", "after ms", "delta ms"]
+COST_HEADER = ["layer (after, or the side that exists)", "status", "before kB", "after kB", "delta kB"]
+
+
+def _kb(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1000:.1f}"
+
+
+def cost_row(pair: LayerPair) -> list[str]:
+    """Predicted bytes moved (never a time): trt-sim reports."""
+    before = pair.before.cost if pair.before else None
+    after = pair.after.cost if pair.after else None
+    return [pair_name(pair), pair.status, _kb(before), _kb(after), f"{(pair.delta_cost or 0) / 1000:+.1f}"]
 
 
 def totals_rows(diff: EngineDiff) -> list[list[str]]:
@@ -194,6 +206,11 @@ def diff_tables(diff: EngineDiff, top: int | None = None) -> list[tuple[str, lis
         shown = deltas[:top] if top else deltas
         title = f"Largest per-layer time changes ({len(shown)} of {len(deltas)})"
         tables.append((title, TIMING_HEADER, [timing_row(p) for p in shown]))
+    costs = diff.cost_deltas
+    if costs:
+        shown = costs[:top] if top else costs
+        title = f"Largest predicted cost changes, bytes moved ({len(shown)} of {len(costs)})"
+        tables.append((title, COST_HEADER, [cost_row(p) for p in shown]))
     return tables
 
 

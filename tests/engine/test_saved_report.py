@@ -65,3 +65,14 @@ def test_compare_on_tensorrt_without_it_fails_before_merging(qdqtool, tmp_path):
     assert run.code == 2 and run.err.count("\n") == 1
     assert "qdqtool[tensorrt]" in run.err and "qdqtool diff before after" in run.err and "--backend trt-sim" in run.err
     assert not (tmp_path / "keep").exists()
+
+
+def test_predicted_diffs_rank_layers_by_predicted_cost(tmp_path):
+    from qdqtool.engine.diff import diff_engines
+    from qdqtool.engine.predictor import predict_engine
+    from tests.fixtures import models as M
+
+    diff = diff_engines(predict_engine(M.resnet18("qat")), predict_engine(M.resnet18("qat-residual")))
+    costs = diff.cost_deltas
+    assert costs and not diff.timing_deltas  # predictions have no times: bytes moved rank the changes instead
+    assert [abs(p.delta_cost) for p in costs] == sorted((abs(p.delta_cost) for p in costs), reverse=True)

@@ -102,6 +102,6 @@ def test_kernel_time_chart():
     bars = [r for r in root.iter(f"{SVG}rect") if (r.get("class") or "").startswith("bar-")]
     assert len([b for b in bars if b.get("class") == "bar-before"]) == 5
     widths = {r.find(f"{SVG}title").text: float(r.get("width")) for r in bars}
-    assert max(widths, key=widths.get).endswith("0.1200 ms before")
+    assert max(widths, key=widths.get).endswith("0.1176 ms before")  # the profile median (average 0.12)
     untimed = engine_report_from_path(ENGINE_JSON / "names_only.layers.json")
     assert kernel_time_chart(diff_engines(untimed, untimed)) is None
