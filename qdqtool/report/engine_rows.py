@@ -70,7 +70,7 @@ def summary_rows(report: EngineReport, summary: EngineSummary) -> list[tuple[str
 
 
 def layer_row(index: int, layer: Layer) -> list[str]:
-    """#, name, type, class, precision in -> out, avg ms, share."""
+    """#, name, type, class, precision in -> out, avg ms (a predicted report's bytes moved, in kB), share."""
     inputs = ",".join(t.dtype or "?" for t in layer.inputs) or "-"
     outputs = ",".join(t.dtype or "?" for t in layer.outputs) or "-"
     return [
@@ -79,7 +79,7 @@ def layer_row(index: int, layer: Layer) -> list[str]:
         layer.type or "?",
         layer.cls.value,
         f"{inputs} -> {outputs}" if layer.inputs or layer.outputs else "-",
-        ms(layer.avg_ms, 4),
+        ms(layer.avg_ms, 4) if layer.cost is None or layer.avg_ms is not None else f"{layer.cost / 1000:.1f} kB",
         pct(layer.share),
     ]
 
