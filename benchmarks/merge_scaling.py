@@ -6,8 +6,9 @@
 Each graph is a chain of YOLO-like QAT blocks (conv, MaxPool, a fan-out, a Concat), every block with mismatched
 scales, so merge has real work on every block. Reported per size, in one run: the round trip (load + save),
 merge in process (load + analyze + unify + dedupe + atomic save: what `checked_merge(..., verify=False)`
-does), their ratio, and the wall time of the `qdqtool merge --no-verify` command (which adds interpreter start
-and imports). Target: merge at most 1.5x the round trip, growing linearly.
+does), their ratio, and the wall times of the `qdqtool merge --no-verify` command and of a `python -c` script doing
+the bare load + save (both add interpreter start and imports). Target: merge at most 1.5x the round trip, growing
+linearly.
 """
 
 from __future__ import annotations
@@ -72,14 +73,19 @@ def measure(nodes: int, repeat: int, workdir: Path) -> dict:
 
     t_rt = best_of(round_trip, repeat)
     t_merge = best_of(merge, repeat)
-    cli = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "qdqtool", "merge", str(path), "-o", str(out), "--no-verify"],
-                       check=True, capture_output=True)
-        cli.append(time.perf_counter() - start)
+    def wall(args: list[str]) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            subprocess.run(args, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    cli = wall([sys.executable, "-m", "qdqtool", "merge", str(path), "-o", str(out), "--no-verify"])
+    script = f"import onnx; onnx.save(onnx.load({str(path)!r}), {str(workdir / 'roundtrip.onnx')!r})"
+    cli_rt = wall([sys.executable, "-c", script])
     return {"nodes": n_nodes, "mb": path.stat().st_size / 1e6, "round_trip": t_rt, "merge": t_merge,
-            "ratio": t_merge / t_rt, "cli": statistics.median(cli)}
+            "ratio": t_merge / t_rt, "cli": cli, "cli_rt": cli_rt}
 
 
 def main() -> None:
@@ -88,13 +94,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of N for in-process times, median for the CLI")
     args = parser.parse_args()
     print("| nodes | file MB | load+save s | merge s (in process) | merge / round trip | merge s/knode | "
-          "`qdqtool merge --no-verify` wall s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+          "`qdqtool merge --no-verify` wall s | `python -c` load+save wall s | wall / wall |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             r = measure(size, args.repeat, Path(tmp))
             print(f"| {r['nodes']} | {r['mb']:.2f} | {r['round_trip']:.3f} | {r['merge']:.3f} | {r['ratio']:.2f}x | "
-                  f"{1000 * r['merge'] / r['nodes']:.4f} | {r['cli']:.2f} |", flush=True)
+                  f"{1000 * r['merge'] / r['nodes']:.4f} | {r['cli']:.2f} | {r['cli_rt']:.2f} | "
+                  f"{r['cli'] / r['cli_rt']:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,9 @@ class StagedModel:
 
 
 @contextlib.contextmanager
-def staged_model(model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False) -> Iterator[StagedModel]:
+def staged_model(
+    model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False, size_hint: int | None = None
+) -> Iterator[StagedModel]:
     """Write ``model`` for ``path`` into a temporary folder; only ``publish()`` makes it final.
 
     Whatever is not published is removed on exit, so a failed check or an error leaves no partial output.
@@ -122,9 +124,12 @@ def staged_model(model: onnx.ModelProto, path: str | os.PathLike, external_data:
         path (str | PathLike): The target ``.onnx`` file.
         external_data (bool): Store initializers in ``<name>.data`` beside it. Forced on above 2 GB.
             Defaults to False.
+        size_hint (int): The size of the file the model was read from, when known: far below 2 GB, the model's
+            own size need not be computed (that walks the whole proto). Defaults to None.
     """
     path = Path(path)
-    if not external_data and model.ByteSize() > _PROTOBUF_LIMIT:
+    small = size_hint is not None and size_hint < _PROTOBUF_LIMIT // 2
+    if not external_data and not small and model.ByteSize() > _PROTOBUF_LIMIT:
         external_data = True
     with atomic_dir(path.parent) as tmp:
         files = [path.name]

@@ -174,9 +174,10 @@ class Quantizer:
         self.dqs = dqs if dqs is not None else []
         self.input = input  # the float tensor the Q reads (None for a DQ-only quantizer)
         self.is_weight = is_weight  # the quantized tensor is a constant (weights)
-        self.nodes: list[QdqNode] = []
+        self.nodes: list[QdqNode] = [q] if q else []
         self.outputs: list[str] = []  # the float tensors its DQ nodes produce
-        self.finish()
+        if self.dqs:
+            self.finish()
 
     def finish(self) -> None:
         """Recompute ``nodes`` and ``outputs`` after DQs were added."""

@@ -22,9 +22,10 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
     graph = index.graph
     candidate_set = set(candidates)
     used: set[str] = set()
+    update = used.update
     for i, node in enumerate(index.nodes):
         if i not in candidate_set:
-            used.update(node.input)
+            update(node.input)
     used |= index.graph_outputs
     if index.of_type(*_SUBGRAPH_OPS):
         used |= index.names_used_by_subgraphs()

@@ -81,7 +81,8 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
     check = None
     notes: list[str] = []
     try:
-        with staged_model(result.model, request.output_path(), external_data=loaded.external_data) as staged:
+        with staged_model(result.model, request.output_path(), external_data=loaded.external_data,
+                          size_hint=Path(request.model).stat().st_size) as staged:
             if request.verify and (result.changed or fixes):
                 notes += _checker(staged.path, request.model)
                 check = _check(request, staged.path)
