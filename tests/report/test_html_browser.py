@@ -107,7 +107,8 @@ def test_report_renders_with_tables_and_drawings_and_loads_nothing(report_page):
         assert page.ids.get(element_id) == tag, element_id
     assert page.figures_with_two_drawings == 6
     # the engine diff of the real ONNX Runtime builds of the model and its merged version, with its verdict line
-    assert re.search(r"(IMPROVED|REGRESSED|MIXED|UNCHANGED) \| \w[\w ]+ \d", dom)
+    # (which verdict depends on the measured times: any, as long as the line is there)
+    assert re.search(r"(IMPROVED|REGRESSED|MIXED|UNCHANGED) \| [^<]*\d", dom)
 
 
 def test_the_browser_checks_can_fail(report_page, tmp_path):
