@@ -233,3 +233,17 @@ def test_mobilenet_skip_is_the_tensor_read_elsewhere_not_the_conv_branch():
     for finding in analysis.findings:
         assert len(readers[finding.tensor]) > 1, finding
         assert finding.quantized_by, finding
+
+
+@pytest.mark.parametrize("placement", ["qat", "qat-residual", "qat-residual-qgap"])
+def test_resnet18_groups(placement):
+    analysis = find_scale_groups(M.resnet18(placement), TRT)
+    assert group_sets(analysis) == expected(M.RESNET18_GROUPS[placement])
+    assert {g.status for g in analysis.groups} <= {GroupStatus.CONSISTENT}
+    assert {f.node for f in analysis.findings} == set(M.RESNET18_FLOAT_SKIP_ADDS.get(placement, ()))
+
+
+@pytest.mark.parametrize("placement", ["qat", "qat-residual"])
+def test_mobilenet_v2_groups(placement):
+    analysis = find_scale_groups(M.mobilenet_v2(placement), TRT)
+    assert group_sets(analysis) == expected(M.MOBILENET_V2_GROUPS[placement])
