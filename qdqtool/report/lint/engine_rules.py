@@ -34,13 +34,18 @@ def _group_of(ctx: LintContext, nodes: tuple[str, ...]) -> ScaleGroup | None:
     "QDQ201", "unfused-qdq-layer", "engine", Severity.ERROR,
     "The engine runs a quantize or dequantize as a standalone layer.",
     """Every Q/DQ of a well-formed QAT model fuses into a neighbouring layer; one left standing costs a full read
-    and write of the tensor and usually means a scale mismatch or a Q/DQ placed where nothing can absorb it.""",
+    and write of the tensor and usually means a scale mismatch or a Q/DQ placed where nothing can absorb it. The
+    Q of a float network input is the exception: TensorRT always runs it as a kernel of its own (every real QAT
+    engine keeps it), so it is not reported.""",
     """Look up the layer's ONNX nodes with `qdqtool analyze MODEL`: a mismatched scale group is fixed by `qdqtool
     merge`, a Q/DQ on a graph output or after an unquantized skip input by moving it (QDQ113, QDQ110).""",
 )
 def unfused_qdq_layer(ctx: LintContext) -> Iterator[Hit]:
     engine = _engine(ctx)
+    input_qs = _network_input_quantizers(ctx)
     for layer in engine.leftover_qdq:
+        if layer.onnx_nodes and set(layer.onnx_nodes) <= input_qs:
+            continue
         group = _group_of(ctx, layer.onnx_nodes)
         cause = f"; its ONNX node is in mismatched scale group {group.id}" if group else ""
         nodes = f" (ONNX: {', '.join(layer.onnx_nodes[:4])})" if layer.onnx_nodes else ""
@@ -78,6 +83,13 @@ def reformat_time_share(ctx: LintContext, max_share: float = 10.0) -> Iterator[H
             f"largest: {top}",
             nodes=tuple(n for layer in layers[:3] for n in layer.onnx_nodes), key="qdq_reformat_share",
         )
+
+
+def _network_input_quantizers(ctx: LintContext) -> set[str]:
+    """Q nodes that quantize a float graph input (through nothing else)."""
+    graph = ctx.model.graph
+    inputs = {v.name for v in graph.input} - {t.name for t in graph.initializer}
+    return {n.name for n in graph.node if n.op_type == "QuantizeLinear" and n.input and n.input[0] in inputs}
 
 
 def _int8_region(ctx: LintContext, layer: Layer) -> str | None:
