@@ -10,7 +10,7 @@ import click
 
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
-from qdqtool.cli.options import json_option, max_scale_ratio_option, target_option
+from qdqtool.cli.options import example_option, json_option, max_scale_ratio_option, model_or_example, target_option
 from qdqtool.engine.predictor.kernels import predict_kernels
 from qdqtool.io.onnx_io import load_model
 from qdqtool.report.console import terminal
@@ -19,14 +19,16 @@ from qdqtool.report.groups_table import kernels_line, print_analysis, summary_li
 
 
 @click.command("analyze")
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path), required=False)
+@example_option
 @target_option
 @max_scale_ratio_option
 @click.option("--predict/--no-predict", default=True, show_default=True,
               help="Add the kernels TensorRT would leave standalone, before and after merge (CPU predictor, "
                    "targets with a [predictor] table only).")
 @json_option
-def command(model: Path, target: str | None, max_scale_ratio: float | None, predict: bool, as_json: bool) -> None:
+def command(model: Path | None, example: bool, target: str | None, max_scale_ratio: float | None, predict: bool,
+            as_json: bool) -> None:
     """List the scale groups of MODEL that a backend needs to share one scale, and whether they do.
 
     A scale group is a set of activation Q/DQ nodes meeting at a Concat, across an op that Q/DQ move across
@@ -34,14 +36,20 @@ def command(model: Path, target: str | None, max_scale_ratio: float | None, pred
     consistent, mismatched (`qdqtool merge` unifies them) or refused (with the reason). Residual Adds whose skip
     input is not quantized are listed as placement findings. Nothing is written.
 
-    For the tensorrt target the "predicted kernels" column gives the standalone Q/DQ kernels each group costs
-    before -> after `qdqtool merge`, predicted on the CPU (`--backend trt-sim`): predicted, never measured.
+    For the tensorrt target the "kernels*" column gives the standalone Q/DQ kernels each group costs before ->
+    after `qdqtool merge`, predicted on the CPU (`--backend trt-sim`): predicted, never measured. The line below
+    the table counts every standalone kernel, in groups or not (the network input's Q always stands alone).
 
-    --json prints the document described in qdqtool.report.groups_json (schema_version 1).
+    --json prints one document: schema_version (1), tool, command, model, target, summary (counts by status,
+    placement findings), groups (id, rules, status, why, reasons, scale_min, scale_max, ratio, dtypes,
+    zero_points, tensors, ops, members: node/op/scale/zero_point/dtype), findings, notes, and
+    predicted_kernels when predicted.
     Exit codes: 0 analysed (also when there is nothing to do), 2 bad input.
     """
     rules = load_rules(target)
-    loaded = load_model(model)
+    with model_or_example(model, example) as path:
+        loaded = load_model(path)
+        model = path
     analysis = find_scale_groups(loaded.model, rules, max_scale_ratio)
     kernels = predict_kernels(analysis, rules, max_scale_ratio=max_scale_ratio) if predict else None
     if as_json:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from qdqtool.cli.options import max_scale_ratio_option, target_option
+from qdqtool.cli.options import example_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError
+from qdqtool.examples import example_model
 from qdqtool.io.atomic import write_text
 from qdqtool.report.check_json import check_json
 from qdqtool.report.check_pretty import print_check, status_line
@@ -38,7 +40,8 @@ def _pretty_text(result: CheckResult) -> str:
 
 
 @click.command("check")
-@click.argument("models", nargs=-1, required=True, type=_PATH)
+@click.argument("models", nargs=-1, type=_PATH)
+@example_option
 @target_option
 @click.option("--engine", type=_PATH, default=None, metavar="PATH",
               help="The engine built from MODEL: layer-information JSON (trtexec --exportLayerInfo), a folder of "
@@ -68,10 +71,11 @@ def _pretty_text(result: CheckResult) -> str:
 @click.option("--no-config", is_flag=True, help="Ignore config files.")
 @click.option("--enable", multiple=True, metavar="RULE", help="Run a rule the config disables (repeatable).")
 @click.option("--disable", multiple=True, metavar="RULE", help="Do not run a rule (id or name; repeatable).")
-def command(models: tuple[Path, ...], target: str | None, engine: Path | None, predict: bool, profile: Path | None,
-            timing: Path | None, baseline: Path | None, fail_on: str | None, max_latency_regression: str | None,
-            max_qdq_layers: int | None, max_scale_ratio: float | None, fmt: str, output: Path | None,
-            config: Path | None, no_config: bool, enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
+def command(models: tuple[Path, ...], example: bool, target: str | None, engine: Path | None, predict: bool,
+            profile: Path | None, timing: Path | None, baseline: Path | None, fail_on: str | None,
+            max_latency_regression: str | None, max_qdq_layers: int | None, max_scale_ratio: float | None,
+            fmt: str, output: Path | None, config: Path | None, no_config: bool, enable: tuple[str, ...],
+            disable: tuple[str, ...]) -> None:
     """Lint MODELS for what keeps the target from fusing INT8, and gate a pipeline on it.
 
     ONNX rules (QDQ1xx) find mismatched scales at Concat / move-through ops / fan-out / residual Adds,
@@ -96,25 +100,30 @@ def command(models: tuple[Path, ...], target: str | None, engine: Path | None, p
         raise BadInputError("--profile and --timing describe an engine: give it with --engine too")
     if config is not None and no_config:
         raise BadInputError("--config and --no-config contradict each other: give one")
-    request = CheckRequest(
-        models=list(models), target=target, engine=engine, predict=predict, profile=profile, timing=timing,
-        baseline=baseline, fail_on=fail_on, max_qdq_layers=max_qdq_layers, max_scale_ratio=max_scale_ratio,
-        config=config, use_config=not no_config, enable=enable, disable=disable,
-        max_latency_regression=None if max_latency_regression is None else parse_percent(
-            max_latency_regression, "--max-latency-regression"),
-    )
-    result = run_check(request)
-    if output is not None:
-        write_text(output, _pretty_text(result) if fmt == "pretty" else FORMATS[fmt](result))
-    if output is not None or fmt == "pretty":
-        console = terminal()
-        print_check(console, result)
+    if not models and not example:
+        raise BadInputError("give one or more MODELs, or --example")
+    with contextlib.ExitStack() as stack:
+        if example:
+            models = (*models, stack.enter_context(example_model()))
+        request = CheckRequest(
+            models=list(models), target=target, engine=engine, predict=predict, profile=profile, timing=timing,
+            baseline=baseline, fail_on=fail_on, max_qdq_layers=max_qdq_layers, max_scale_ratio=max_scale_ratio,
+            config=config, use_config=not no_config, enable=enable, disable=disable,
+            max_latency_regression=None if max_latency_regression is None else parse_percent(
+                max_latency_regression, "--max-latency-regression"),
+        )
+        result = run_check(request)
         if output is not None:
-            console.print(f"wrote {fmt} to {output}")
-        click.echo(status_line(result))  # never wrapped: CI logs grep for it
-    else:
-        click.echo(FORMATS[fmt](result), nl=False)
-        click.echo(status_line(result), err=True)
-    if not result:
-        raise click.exceptions.Exit(1)  # the FAILED line is the last word
+            write_text(output, _pretty_text(result) if fmt == "pretty" else FORMATS[fmt](result))
+        if output is not None or fmt == "pretty":
+            console = terminal()
+            print_check(console, result)
+            if output is not None:
+                console.print(f"wrote {fmt} to {output}")
+            click.echo(status_line(result))  # never wrapped: CI logs grep for it
+        else:
+            click.echo(FORMATS[fmt](result), nl=False)
+            click.echo(status_line(result), err=True)
+        if not result:
+            raise click.exceptions.Exit(1)  # the FAILED line is the last word
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
-from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
 import click
 from rich.text import Text
 
-from qdqtool.cli.options import fix_option, json_option, max_scale_ratio_option, target_option
-from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.cli.options import (
+    example_option,
+    fix_option,
+    json_option,
+    max_scale_ratio_option,
+    model_or_example,
+    target_option,
+)
+from qdqtool.errors import CheckFailed
+from qdqtool.examples import EXAMPLE
 from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
@@ -21,21 +26,12 @@ from qdqtool.surgery.policy import POLICIES
 from qdqtool.verify.checked_merge import MergeRequest, checked_merge
 from qdqtool.verify.inputs import parse_input_shapes
 
-EXAMPLE = "yolov6_qat.onnx"
-
-
-@contextlib.contextmanager
-def _example_model() -> Iterator[Path]:
-    """The example QAT model shipped in the package (read only, like every input)."""
-    with resources.as_file(resources.files("qdqtool.examples") / EXAMPLE) as path:
-        yield Path(path)
-
 
 @click.command("merge")
 @click.argument("model", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Output model. Default: MODEL.merged.onnx beside the input; ./yolov6_qat.merged.onnx for --example.")
-@click.option("--example", is_flag=True, help="Run on the example YOLOv6-style QAT model shipped with qdqtool.")
+@example_option
 @target_option
 @click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
               help="max: union of the members' ranges (no clipping); output: the Q reading the group's output.")
@@ -67,14 +63,14 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     --fix residual-add first moves Q/DQ pairs where TensorRT needs them around residual Adds (each edit is
     listed, and checked numerically with the rest).
 
-    --json prints the analyze document plus `actions`, `fixes`, `deduplicated`, `numeric_check` and `output`.
+    --json prints the `analyze --json` document plus actions (per group: action, new_scale, new_zero_point, how),
+    fixes, deduplicated, numeric_check (passed, min_cosine, worst_cosine, inputs, outputs with overall and worst
+    slice), output and dry_run.
     Exit codes: 0 done (or nothing to do), 1 the numeric check failed, 2 bad input or usage.
     """
-    if example == (model is not None):
-        raise BadInputError("give a MODEL or --example (one of them)")
     if example:
         output = output or Path.cwd() / "yolov6_qat.merged.onnx"
-    with _example_model() if example else contextlib.nullcontext(model) as source:
+    with model_or_example(model, example) as source:
         request = MergeRequest(
             model=source, output=output, target=target, policy=policy, dedupe=dedupe,
             max_scale_ratio=max_scale_ratio, dry_run=dry_run, verify=not no_verify, min_cosine=min_cosine,
@@ -83,7 +79,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
         outcome = checked_merge(request)
     result = outcome.result
     if as_json:
-        doc = analysis_dict(result.analysis, "example:" + EXAMPLE if example else str(model), "merge",
+        doc = analysis_dict(result.analysis, f"example:{EXAMPLE}" if example else str(model), "merge",
                             version("qdqtool"))
         doc.update(
             actions=[action_dict(a) for a in result.actions],

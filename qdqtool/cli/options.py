@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
 
 from qdqtool.analysis.rules import available_targets
+from qdqtool.errors import BadInputError
+from qdqtool.examples import example_model
 
 
 def target_option(f):
     return click.option(
         "--target", "-t", default=None, metavar="NAME|FILE",
-        help=f"Backend rules: {', '.join(available_targets())} or a rules .toml file. Default: tensorrt.",
+        help=f"Backend rules: {', '.join(available_targets())} or a rules .toml file. Default: tensorrt (for compare: "
+             "the backend's own rules).",
     )(f)
 
 
@@ -123,3 +130,21 @@ def fix_option(f):
         help="Placement fix to run before unifying (repeatable). residual-add: put a Q/DQ on the float skip "
              "input of residual Adds, and drop the Q/DQ pair between a convolution and the Add it can fuse with.",
     )(f)
+
+
+def example_option(f):
+    return click.option(
+        "--example", is_flag=True, help="Use the example YOLOv6-style QAT model shipped with qdqtool as MODEL.",
+    )(f)
+
+
+@contextlib.contextmanager
+def model_or_example(model: Path | None, example: bool) -> Iterator[Path]:
+    """MODEL, or the bundled example with --example (exactly one of them)."""
+    if example == (model is not None):
+        raise BadInputError("give a MODEL or --example (one of them)")
+    if example:
+        with example_model() as path:
+            yield path
+    else:
+        yield model
