@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("QDQTOOL_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
+    if not args:
+        args = ["--help"]  # `qdqtool` alone: the list of commands, not a usage error
     try:
         code = cli.main(args=args, prog_name="qdqtool", standalone_mode=False)
         if isinstance(code, int) and code:  # a command's click Exit(code) comes back as the return value

@@ -35,7 +35,7 @@ def inspect_markdown(report: EngineReport, summary: EngineSummary) -> str:
     else:
         parts.append("None: every Q/DQ fused.")
     parts += ["", "### Layers", ""]
-    parts.append(table(rows.LAYER_HEADER, [rows.layer_row(i, layer) for i, layer in enumerate(report.layers)]))
+    parts.append(table(rows.layer_header(report), [rows.layer_row(i, layer) for i, layer in enumerate(report.layers)]))
     return "\n".join(parts) + "\n"
 
 

@@ -85,6 +85,12 @@ def layer_row(index: int, layer: Layer) -> list[str]:
 
 
 LAYER_HEADER = ["#", "layer", "type", "class", "precision in -> out", "avg ms", "share"]
+PREDICTED_LAYER_HEADER = ["#", "layer", "type", "class", "precision in -> out", "cost (predicted)", "share"]
+
+
+def layer_header(report: EngineReport) -> list[str]:
+    """A prediction has costs in bytes moved where a built engine has times."""
+    return LAYER_HEADER if report.measured else PREDICTED_LAYER_HEADER
 
 
 def qdq_change_table(items: list[QdqChange]) -> tuple[list[str], list[list[str]]]:

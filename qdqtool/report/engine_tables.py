@@ -47,7 +47,7 @@ def inspect_renderable(report: EngineReport, summary: EngineSummary) -> Renderab
     body = [rows.layer_row(i, layer) for i, layer in enumerate(report.layers)]
     styles = [_CLASS_STYLE.get(layer.cls.value) for layer in report.layers]
     parts: list[RenderableType] = [
-        _table(f"Layers of {report.source}", rows.LAYER_HEADER, body, styles),
+        _table(f"Layers of {report.source}", rows.layer_header(report), body, styles),
         _key_value("Summary", rows.summary_rows(report, summary)),
         *_notes(report.notes),
     ]

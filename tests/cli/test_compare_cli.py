@@ -68,8 +68,10 @@ def test_nothing_to_merge_exits_0(qdqtool, tmp_path):
 
 def test_numeric_check_failure_exits_1(qdqtool, model):
     run = qdqtool("compare", model, "--min-cosine", "1.0", *FAST)
-    assert run.code == 1 and "FAILED | leftover Q/DQ 6 -> 2" in run.out
-    assert run.err.startswith("qdqtool: failed: leftover Q/DQ 6 -> 2") and "< 1.0" in run.err
+    assert run.code == 1 and run.out.splitlines()[-1].startswith("FAILED | leftover Q/DQ 6 -> 2")
+    assert "< 1.0" in run.out and run.err == ""  # the FAILED line is the last word
+    as_json = qdqtool("compare", model, "--min-cosine", "1.0", "--json", *FAST)
+    assert as_json.code == 1 and as_json.err.startswith("qdqtool: failed: leftover Q/DQ 6 -> 2")
 
 
 def test_a_regression_exits_1(qdqtool, model, monkeypatch):
