@@ -74,7 +74,7 @@ class CompareResult:
 
     @property
     def changed(self) -> bool:
-        return self.merge.result.changed
+        return self.merge.changed  # unified groups, deduplicated Qs or placement fixes
 
     @property
     def numeric_ok(self) -> bool:
@@ -182,7 +182,7 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
     ))
     result = CompareResult(request=request, target=target, merge=outcome,
                            artefacts=Path(request.keep) if request.keep else None)
-    if not (outcome.result.changed or outcome.fixes):
+    if not outcome.changed:
         return result
     if not outcome.written:  # the numeric check failed: build it anyway, to show what the merge would have done
         save_model(outcome.result.model, merged)

@@ -49,7 +49,7 @@ def compare_document(result: CompareResult, version: str) -> dict[str, Any]:
         "policy": request.policy,
         "status": result.status,
         "status_line": result.status_line(),
-        "merge": {"changed": merge.changed, "unified": len(merge.unified), "refused": len(merge.refused),
+        "merge": {"changed": result.changed, "unified": len(merge.unified), "refused": len(merge.refused),
                   "deduplicated": list(merge.deduplicated), "numeric_check": check_dict(result.merge.check)},
         "leftover_qdq": {"before": _count(result.before, LayerClass.QDQ), "after": _count(result.after, LayerClass.QDQ),
                          "removed": _names(result, "qdq_removed"), "added": _names(result, "qdq_added")},

@@ -114,4 +114,4 @@ def test_compare_runs_placement_fixes_too(qdqtool, tmp_path):
     fixed = qdqtool("compare", path, "--backend", "trt-sim", "--fix", "residual-add", "--json")
     assert fixed.code == 0, fixed.err
     doc = json.loads(fixed.out)
-    assert doc["leftover_qdq"]["after"] < doc["leftover_qdq"]["before"]
+    assert doc["status"] == "passed" and doc["leftover_qdq"]["after"] < doc["leftover_qdq"]["before"]
