@@ -101,8 +101,9 @@ def fixes_table(fixes: list[PlacementAction]) -> Table:
 
 
 def kernels_line(kernels: KernelCounts) -> str:
-    """``predicted standalone Q/DQ kernels in the whole model (trt-sim): 10 now, 10 after merge, 3 after merge --fix residual-add``."""
-    line = f"predicted standalone Q/DQ kernels in the whole model (trt-sim): {kernels.before} now, {kernels.after_merge} after merge"
+    """``predicted standalone Q/DQ kernels in the whole model (trt-sim): 10 now, 10 after merge, 3 after ...``."""
+    line = (f"predicted standalone Q/DQ kernels in the whole model (trt-sim): {kernels.before} now, "
+            f"{kernels.after_merge} after merge")
     if kernels.after_fix is not None and kernels.after_fix != kernels.after_merge:
         line += f", {kernels.after_fix} after merge --fix residual-add"
     return line

@@ -52,7 +52,8 @@ def test_analyze_shows_the_column_and_the_json_carries_it(qdqtool, tmp_path):  #
     run = qdqtool("analyze", path)
     assert run.code == 0, run.err
     assert "kernels*" in run.out and "predicted for TensorRT" in run.out and "1 -> 1" in run.out
-    line = "predicted standalone Q/DQ kernels in the whole model (trt-sim): 10 now, 10 after merge, 3 after merge --fix residual-add"
+    line = ("predicted standalone Q/DQ kernels in the whole model (trt-sim): 10 now, 10 after merge, "
+            "3 after merge --fix residual-add")
     assert line in run.out
     doc = json.loads(qdqtool("analyze", path, "--json").out)
     assert doc["predicted_kernels"] == {"backend": "trt-sim", "before": 10, "after_merge": 10, "after_fix": 3}
