@@ -161,6 +161,10 @@ class _Initializers(Mapping):
     def __len__(self) -> int:
         return len(self._position)
 
+    def position(self, name: str) -> int | None:
+        """Where ``name`` sits in ``graph.initializer`` (valid until an initializer before it is removed)."""
+        return self._position.get(name)
+
 
 def attr(node: onnx.NodeProto, name: str, default=None):
     """The value of attribute ``name`` of ``node`` (ints, floats, strings decoded), or ``default``."""

@@ -22,15 +22,32 @@ from qdqtool.surgery.policy import choose_params
 class GroupAction:
     """What merge did (or would do) to one group."""
 
-    group: str
+    source: ScaleGroup = field(repr=False)
     action: str  # "unified", "shared" (already equal, now one initializer), "none", "refused"
-    rule: str
-    members: list[str]
-    old_scales: list[float]
     new_scale: float | None = None
     new_zero_point: int | None = None
     how: str = ""  # how the parameters were chosen
-    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return self.source.id
+
+    @property
+    def rule(self) -> str:
+        return self.source.rule
+
+    @property
+    def members(self) -> list[str]:
+        """Names of the member Q/DQ nodes (read when reported, not while merging)."""
+        return self.source.nodes
+
+    @property
+    def old_scales(self) -> list[float]:
+        return self.source.scales
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.source.reasons
 
 
 @dataclass
@@ -39,6 +56,8 @@ class Unification:
 
     actions: list[GroupAction]
     detached: set[str]
+    rewired: set[int] = field(default_factory=set)  # member nodes whose inputs were rewritten
+    rewired_inputs: set[str] = field(default_factory=set)  # everything those nodes read now
 
 
 def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
@@ -51,6 +70,8 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
     index = analysis.index
     taken = set(index.initializers) | set(index.constant_nodes) | index.graph_inputs
     detached: set[str] = set()
+    rewired: set[int] = set()
+    rewired_inputs: set[str] = set()
     actions = []
     new_initializers = []
     for group in analysis.groups:
@@ -68,28 +89,27 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
+        rewired_inputs.update((scale_name, zp_name))
         for q in group.quantizers:
+            if q.input is not None:
+                rewired_inputs.add(q.input)  # (a DQ reads its own Q's output: no other reader to protect)
             for member in q.nodes:
-                node = member.node
-                detached.update(n for n in node.input[1:3] if n)
-                node.input[1] = scale_name
-                if len(node.input) > 2:
-                    node.input[2] = zp_name
+                inputs = member.node.input
+                detached.add(inputs[1])
+                inputs[1] = scale_name
+                if len(inputs) > 2:
+                    if inputs[2]:
+                        detached.add(inputs[2])
+                    inputs[2] = zp_name
                 else:
-                    node.input.append(zp_name)
+                    inputs.append(zp_name)
+                rewired.add(member.index)
     index.graph.initializer.extend(new_initializers)
-    return Unification(actions=actions, detached=detached)
+    return Unification(actions=actions, detached=detached, rewired=rewired, rewired_inputs=rewired_inputs)
 
 
 def _action_for(group: ScaleGroup) -> GroupAction:
-    return GroupAction(
-        group=group.id,
-        action="refused" if group.status is GroupStatus.REFUSED else "none",
-        rule=group.rule,
-        members=group.nodes,
-        old_scales=group.scales,
-        reasons=list(group.reasons),
-    )
+    return GroupAction(source=group, action="refused" if group.status is GroupStatus.REFUSED else "none")
 
 
 def _initializers(params: QParams, scale_name: str, zp_name: str) -> list[onnx.TensorProto]:
