@@ -18,6 +18,8 @@ from qdqtool.cli.options import (
     json_option,
     markdown_option,
     max_scale_ratio_option,
+    min_cosine_option,
+    policy_option,
     target_option,
 )
 from qdqtool.engine.compare import CompareRequest, compare
@@ -26,19 +28,16 @@ from qdqtool.errors import CheckFailed
 from qdqtool.io.atomic import write_text
 from qdqtool.report.compare_report import compare_document, compare_markdown, compare_renderable
 from qdqtool.report.console import terminal
-from qdqtool.surgery.policy import POLICIES
 
 
 @click.command("compare")
 @click.argument("model", type=click.Path(path_type=Path))
 @backend_option
 @target_option
-@click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
-              help="Merge policy (see `qdqtool merge --help`).")
+@policy_option
 @max_scale_ratio_option
 @fix_option
-@click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
-              help="The merge's numeric check fails below this worst-slice cosine.")
+@min_cosine_option
 @click.option("--inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="An .npz of real inputs for the numeric check (keys = input names).")
 @click.option("--rounds", type=click.IntRange(min=MIN_ROUNDS), default=7, show_default=True,

@@ -14,7 +14,9 @@ from qdqtool.cli.options import (
     fix_option,
     json_option,
     max_scale_ratio_option,
+    min_cosine_option,
     model_or_example,
+    policy_option,
     target_option,
 )
 from qdqtool.errors import CheckFailed
@@ -22,7 +24,6 @@ from qdqtool.examples import EXAMPLE
 from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
-from qdqtool.surgery.policy import POLICIES
 from qdqtool.verify.checked_merge import MergeRequest, checked_merge
 from qdqtool.verify.inputs import parse_input_shapes
 
@@ -33,16 +34,14 @@ from qdqtool.verify.inputs import parse_input_shapes
               help="Output model. Default: MODEL.merged.onnx beside the input; ./yolov6_qat.merged.onnx for --example.")
 @example_option
 @target_option
-@click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
-              help="max: union of the members' ranges (no clipping); output: the Q reading the group's output.")
+@policy_option
 @max_scale_ratio_option
 @fix_option
 @click.option("--dedupe/--no-dedupe", default=True, show_default=True,
               help="Merge Q nodes that became exact duplicates on one tensor.")
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime numeric check.")
-@click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
-              help="Fail (exit 1, nothing written) when the worst output slice falls below this cosine.")
+@min_cosine_option
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
               help="Shape for a dynamic input of the numeric check (repeatable). Unset dynamic dims are 1.")
 @click.option("--inputs", type=click.Path(path_type=Path), default=None,

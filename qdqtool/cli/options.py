@@ -148,3 +148,20 @@ def model_or_example(model: Path | None, example: bool) -> Iterator[Path]:
             yield path
     else:
         yield model
+
+
+def policy_option(f):
+    from qdqtool.surgery.policy import POLICIES
+
+    return click.option(
+        "--policy", type=click.Choice(POLICIES), default="max", show_default=True,
+        help="How a group's one scale is chosen. max: the union of the members' ranges (no clipping); output: the "
+             "Q reading the group's output.",
+    )(f)
+
+
+def min_cosine_option(f):
+    return click.option(
+        "--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
+        help="The numeric check fails (exit 1) when the worst output slice falls below this cosine.",
+    )(f)

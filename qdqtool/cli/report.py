@@ -7,14 +7,13 @@ from pathlib import Path
 
 import click
 
-from qdqtool.cli.options import max_scale_ratio_option, target_option
+from qdqtool.cli.options import max_scale_ratio_option, min_cosine_option, policy_option, target_option
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import write_text
 from qdqtool.io.onnx_io import save_model
 from qdqtool.report.annotate import annotate_model
 from qdqtool.report.html.data import ReportRequest, collect_report
 from qdqtool.report.html.page import DRAWINGS, render_html
-from qdqtool.surgery.policy import POLICIES
 from qdqtool.verify.inputs import parse_input_shapes
 
 _PATH = click.Path(path_type=Path)
@@ -34,11 +33,9 @@ _PATH = click.Path(path_type=Path)
               help="Also write a copy of MODEL whose nodes carry their group, rule and scale change (for Netron).")
 @target_option
 @max_scale_ratio_option
-@click.option("--policy", type=click.Choice(POLICIES), default="max", show_default=True,
-              help="Merge policy for the in-memory merge.")
+@policy_option
 @click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime numeric check.")
-@click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
-              help="The numeric check fails below this worst-slice cosine.")
+@min_cosine_option
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
               help="Shape for a dynamic input of the numeric check (repeatable).")
 @click.option("--inputs", type=_PATH, default=None, help="An .npz of real inputs for the numeric check.")
