@@ -80,8 +80,17 @@ class ScaleGroup:
 
     @cached_property
     def zero_points(self) -> list[int]:
-        nodes = (n for q in self.quantizers for n in q.nodes if n.params)
-        return sorted({int(z) for n in nodes for z in n.params.zero_point.ravel()})
+        points: set[int] = set()
+        for q in self.quantizers:
+            for n in q.nodes:
+                p = n.params
+                if p is None:
+                    continue
+                if p.scale.size == 1:
+                    points.add(p.zero_point_value)
+                else:  # per channel
+                    points.update(int(z) for z in p.zero_point.ravel())
+        return sorted(points)
 
     @property
     def is_shared(self) -> bool:

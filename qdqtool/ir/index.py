@@ -100,8 +100,9 @@ class GraphIndex:
         if cached is not None:
             return cached
         entry: tuple[np.ndarray | None, int | None] = (None, None)
-        if name in self.initializers:
-            tensor = self.initializers[name]
+        position = self.initializers.position(name)
+        if position is not None:
+            tensor = self.graph.initializer[position]
             entry = (tensor_to_array(tensor), tensor.data_type)
         elif name in self.constant_nodes:
             node = self.nodes[self.constant_nodes[name]]
@@ -192,8 +193,11 @@ _NP_TYPES = {
 def tensor_to_array(tensor: onnx.TensorProto) -> np.ndarray:
     """A TensorProto as numpy; raw data is read with ``np.frombuffer`` (fast, no parse)."""
     np_type = _NP_TYPES.get(tensor.data_type)
-    if np_type is not None and tensor.HasField("raw_data") and tensor.data_location != onnx.TensorProto.EXTERNAL:
-        return np.frombuffer(tensor.raw_data, dtype=np_type).reshape(tuple(tensor.dims))
+    if np_type is not None and tensor.data_location != onnx.TensorProto.EXTERNAL:
+        raw = tensor.raw_data
+        if raw:
+            dims = tensor.dims
+            return np.frombuffer(raw, dtype=np_type).reshape(tuple(dims) if dims else ())
     return numpy_helper.to_array(tensor)
 
 
