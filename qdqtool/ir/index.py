@@ -94,6 +94,10 @@ class GraphIndex:
         tensor = self._constant_node_tensor(name)
         return None if tensor is None else tensor.data_type
 
+    def const_entry(self, name: str) -> tuple[np.ndarray | None, int | None]:
+        """(value, ONNX element type) of a constant, or (None, None)."""
+        return self._const(name)
+
     def _const(self, name: str) -> tuple[np.ndarray | None, int | None]:
         """(value, element type) of a constant, read once: the TensorProto is touched a single time."""
         cached = self._const_cache.get(name)

@@ -244,13 +244,19 @@ def read_params(
     """
     inputs = node.input
     cache = index.memo.setdefault("qparams", {})
-    if len(inputs) == 3 and not node.attribute:  # the common case: per-tensor, zero point given
-        key: tuple = (inputs[1], inputs[2])
+    if len(inputs) == 3 and inputs[2] and not node.attribute:  # the common case: zero point, no attributes
+        scale_name, zp_name = inputs[1], inputs[2]
+        key: tuple = (scale_name, zp_name)
         hit = cache.get(key)
         if hit is not None:
             return hit
-        attrs: dict[str, int] = {}
-        zp_name = inputs[2]
+        scale, _ = index.const_entry(scale_name)
+        zero_point, zp_type = index.const_entry(zp_name)
+        params = None
+        if scale is not None and zero_point is not None:
+            params = QParams(scale, zero_point, DTYPE_NAMES.get(zp_type, "unknown"), 1 if scale.size > 1 else None)
+        cache[key] = params
+        return params
     else:
         if len(inputs) < 2:
             return None
