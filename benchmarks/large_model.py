@@ -11,6 +11,7 @@ benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,27 +61,30 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="qdqtool-large-"))
+    try:
+        run(args.gb, work)
+    finally:
+        if args.keep is None:  # several GB: never left behind, whatever happened
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(gb: float, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     source = work / "large.onnx"
     start = time.perf_counter()
-    model = big_model(args.gb, work)
+    model = big_model(gb, work)
     onnx.save_model(model, source)
-    print(f"built and saved {args.gb} GB in {time.perf_counter() - start:.1f} s")
+    print(f"built and saved {gb} GB in {time.perf_counter() - start:.1f} s")
     out = work / "large.merged.onnx"
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "qdqtool", "merge", str(source), "-o", str(out)],
-                         capture_output=True, text=True)
-    print(f"qdqtool merge: exit {run.returncode} in {time.perf_counter() - start:.1f} s")
-    print(run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr)
+    done = subprocess.run([sys.executable, "-m", "qdqtool", "merge", str(source), "-o", str(out)],
+                          capture_output=True, text=True)
+    print(f"qdqtool merge: exit {done.returncode} in {time.perf_counter() - start:.1f} s")
+    print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr)
     data = work / "large.merged.onnx.data"
     print(f"{out.name}: {out.stat().st_size} bytes; {data.name}: {data.stat().st_size / 2**30:.2f} GiB")
     onnx.checker.check_model(str(out))
     print("onnx.checker: ok")
-    if args.keep is None:
-        for p in work.iterdir():
-            p.unlink()
-        work.rmdir()
-
 
 if __name__ == "__main__":
     main()

@@ -142,4 +142,6 @@ def _status_line(outcome, dry_run: bool) -> str:
     if not outcome:
         return f"FAILED | {changed}{checked}"
     where = f" | wrote {outcome.written[0]}" if outcome.written else ""
+    if not outcome.request.verify and outcome.changed:  # nothing was checked: do not call it a pass
+        return f"UNCHECKED | {changed} | numeric check skipped (--no-verify){where}"
     return f"PASSED | {changed}{checked}{where}"

@@ -13,7 +13,7 @@ from qdqtool.errors import BadInputError, InternalError
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
 from qdqtool.surgery.placement import PlacementAction, apply_fixes
-from qdqtool.verify.inputs import load_npz, random_inputs
+from qdqtool.verify.inputs import check_input_shapes, load_npz, random_inputs
 from qdqtool.verify.numerics import NumericCheck, compare_models
 
 
@@ -74,6 +74,7 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
         _check_output_path(request)
     rules = load_rules(request.target)
     loaded = load_model(request.model)
+    check_input_shapes(loaded.model, request.input_shapes)  # a wrong option is wrong in a dry run too
     fixes = apply_fixes(loaded.model, rules, request.fixes) if request.fixes else []
     result = merge_scales(loaded.model, rules, request.policy, request.dedupe, request.max_scale_ratio)
     if request.dry_run or not result.analysis.has_qdq:
@@ -86,10 +87,30 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
             if request.verify and (result.changed or fixes):
                 notes += _checker(staged.path, request.model)
                 check = _check(request, staged.path)
+                notes += _ort_default_session_note(request.model, loaded.model)
             written = staged.publish() if check is None or check else []
     except OSError as err:
         raise BadInputError(f"{request.output_path()}: cannot write the output: {err.strerror or err}") from None
     return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes, notes=notes)
+
+
+def _ort_default_session_note(model_path: Path, model: onnx.ModelProto) -> list[str]:
+    """ONNX Runtime 1.32 rejects some opset-21 int8 Q/DQ graphs with its default optimisations (its
+    QDQPropagationTransformer writes an invalid Q); the check runs without that pass. Tell the user when their
+    model is one of them, so a PASSED output is not a surprise in their runtime."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < 21:
+        return []
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001 - any refusal is the point
+        return [f"ONNX Runtime's default session rejects this model, the input as well ({str(err).splitlines()[0]}); "
+                "load it with disabled_optimizers=['QDQPropagationTransformer'], as the numeric check did"]
+    return []
 
 
 def _check_output_path(request: MergeRequest) -> None:

@@ -24,6 +24,8 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[in
             raise BadInputError(f"--input-shape {spec!r}: expected NAME:1x3x640x640") from None
         if any(d <= 0 for d in shape):
             raise BadInputError(f"--input-shape {spec!r}: dimensions must be positive")
+        if name in shapes:
+            raise BadInputError(f"--input-shape {spec!r}: {name or 'the input'} is given twice")
         shapes[name] = shape
     return shapes
 
@@ -31,6 +33,19 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[in
 def model_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
     initializers = {t.name for t in model.graph.initializer}
     return [v for v in model.graph.input if v.name not in initializers]
+
+
+def check_input_shapes(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> None:
+    """BadInputError unless every --input-shape names an input of the model and has its rank."""
+    inputs = {v.name: v for v in model_inputs(model)}
+    for name, shape in shapes.items():
+        if name == "" and len(inputs) == 1:
+            name = next(iter(inputs))
+        if name not in inputs:
+            raise BadInputError(f"--input-shape names unknown input {name!r}; the model's inputs are {list(inputs)}")
+        rank = len(inputs[name].type.tensor_type.shape.dim)
+        if rank and len(shape) != rank:
+            raise BadInputError(f"--input-shape {name}: {len(shape)} dimensions given, the input has {rank}")
 
 
 def random_inputs(
@@ -41,11 +56,7 @@ def random_inputs(
     inputs = model_inputs(model)
     if "" in shapes and len(inputs) == 1:
         shapes[inputs[0].name] = shapes.pop("")
-    unknown = set(shapes) - {v.name for v in inputs}
-    if unknown:
-        raise BadInputError(
-            f"--input-shape names unknown input(s) {sorted(unknown)}; the model's inputs are {[v.name for v in inputs]}"
-        )
+    check_input_shapes(model, shapes)
     rng = np.random.default_rng(seed)
     data = {}
     for value in inputs:

@@ -250,3 +250,30 @@ def test_a_failed_check_ends_with_the_failed_line(qdqtool, yolo):
     run = qdqtool("merge", yolo, "--min-cosine", "0.999999")
     assert run.code == 1 and run.out.splitlines()[-1].startswith("FAILED | ") and run.err == ""
     assert "lower --max-scale-ratio" in run.out.splitlines()[-2]
+
+
+def test_no_verify_is_not_called_a_pass(qdqtool, yolo, tmp_path):
+    run = qdqtool("merge", yolo, "--no-verify", "-o", tmp_path / "out.onnx")
+    assert run.code == 0 and run.out.splitlines()[-1].startswith("UNCHECKED | 6 group(s) unified")
+
+
+def test_input_shapes_are_checked_in_a_dry_run_too(qdqtool, yolo):
+    for shape in ("nope:1x3x64x64", "images:1x3x64", ):
+        run = qdqtool("merge", yolo, "--dry-run", "--input-shape", shape)
+        assert run.code == 2, shape
+    run = qdqtool("merge", yolo, "--input-shape", "images:1x3x64x64", "--input-shape", "images:2x3x64x64")
+    assert run.code == 2 and "given twice" in run.err
+
+
+def test_opset21_outputs_say_when_onnxruntime_default_session_rejects_them(qdqtool, tmp_path):
+    path = save(M.yolov6_qat("int8", opset=21), tmp_path / "y21.onnx")
+    run = qdqtool("merge", path, "--json")
+    notes = json.loads(run.out)["notes"]
+    import onnxruntime as ort
+
+    try:
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        rejected = False
+    except Exception:  # noqa: BLE001
+        rejected = True
+    assert any("default session rejects" in n for n in notes) == rejected
