@@ -257,16 +257,16 @@ def read_params(
             params = QParams(scale, zero_point, DTYPE_NAMES.get(zp_type, "unknown"), 1 if scale.size > 1 else None)
         cache[key] = params
         return params
-    else:
-        if len(inputs) < 2:
-            return None
-        attrs = _int_attrs(node)
-        zp_name = inputs[2] if len(inputs) > 2 else ""
-        if not zp_name and callable(input_dtype):
-            input_dtype = input_dtype()
-        key = (inputs[1], zp_name, "" if zp_name else (node.op_type, input_dtype), tuple(attrs.items()))
-        if key in cache:
-            return cache[key]
+    # attributes (axis, block_size, output_dtype) or no zero point: the type may come from elsewhere
+    if len(inputs) < 2:
+        return None
+    attrs = _int_attrs(node)
+    zp_name = inputs[2] if len(inputs) > 2 else ""
+    if not zp_name and callable(input_dtype):
+        input_dtype = input_dtype()
+    key = (inputs[1], zp_name, "" if zp_name else (node.op_type, input_dtype), tuple(attrs.items()))
+    if key in cache:
+        return cache[key]
     scale = index.const_array(inputs[1])
     zero_point = index.const_array(zp_name) if zp_name else None
     params = None
