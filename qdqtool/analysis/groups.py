@@ -293,19 +293,23 @@ def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     group.reasons = reasons
 
 
-def _from_dq(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
-    """The tensor is the output of a DQ, possibly through look-through ops."""
+def _source(index: GraphIndex, rules: RuleSet, tensor: str) -> onnx.NodeProto | None:
+    """The node that makes ``tensor``, looking through float-only ops (Cast...)."""
     node = index.producer_node(tensor)
     while node is not None and rules.look_through.applies_to(node, index):
         node = index.producer_node(node.input[0])
+    return node
+
+
+def _from_dq(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
+    """The tensor is the output of a DQ, possibly through look-through ops."""
+    node = _source(index, rules, tensor)
     return node is not None and is_dq(node)
 
 
 def _from_int8_op(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
     """The tensor is the float output of a weighted op (Conv, Gemm...) whose data input is quantized."""
-    node = index.producer_node(tensor)
-    while node is not None and rules.look_through.applies_to(node, index):
-        node = index.producer_node(node.input[0])
+    node = _source(index, rules, tensor)
     return (
         node is not None and node.op_type in rules.weighted_ops and bool(node.input)
         and _from_dq(index, rules, node.input[0])

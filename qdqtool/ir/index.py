@@ -171,15 +171,6 @@ class _Initializers(Mapping):
         return self._position.get(name)
 
 
-def attr(node: onnx.NodeProto, name: str, default=None):
-    """The value of attribute ``name`` of ``node`` (ints, floats, strings decoded), or ``default``."""
-    for a in node.attribute:
-        if a.name == name:
-            value = onnx.helper.get_attribute_value(a)
-            return value.decode() if isinstance(value, bytes) else value
-    return default
-
-
 # element types whose raw bytes numpy reads directly (np.frombuffer, no copy)
 _NP_TYPES = {
     onnx.TensorProto.FLOAT: np.float32,

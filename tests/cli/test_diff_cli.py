@@ -10,7 +10,6 @@ import pytest
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "trt-samples"
 BEFORE, AFTER = str(FIXTURES / "trt84_before"), str(FIXTURES / "trt84_after")
 
 
@@ -122,10 +121,8 @@ def test_bad_input_exits_2(capsys, tmp_path):
     assert code == 2 and "Missing argument 'AFTER'" in err
 
 
-def test_real_samples_resnet18(capsys):
-    base = SAMPLES / "trex-resnet18-pytorch-A100"
-    if not base.is_dir():
-        pytest.skip(f"real TensorRT samples not found at {SAMPLES.resolve()}")
+def test_real_samples_resnet18(capsys, trt_samples):
+    base = trt_samples / "trex-resnet18-pytorch-A100"
     code, out, _ = run(capsys, str(base / "qat"), str(base / "qat-residual"), "--json")
     assert code == 0
     doc = json.loads(out)

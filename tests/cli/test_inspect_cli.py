@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "trt-samples"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -154,9 +153,7 @@ def test_json_and_markdown_exclude_each_other(capsys):
     assert code == 2 and "exclude each other" in err
 
 
-def test_real_sample_folder(capsys):
-    folder = SAMPLES / "trex-resnet18-pytorch-A100" / "qat"
-    if not folder.is_dir():
-        pytest.skip(f"real TensorRT samples not found at {SAMPLES.resolve()}")
+def test_real_sample_folder(capsys, trt_samples):
+    folder = trt_samples / "trex-resnet18-pytorch-A100" / "qat"
     code, out, _ = run(capsys, str(folder), "--json")
     assert code == 0 and json.loads(out)["summary"]["by_class"]["qdq"] == 10
