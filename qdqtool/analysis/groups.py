@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import onnx
@@ -361,7 +361,7 @@ def _notes(index: GraphIndex, quantizers: list[Quantizer]) -> list[str]:
     for q in quantizers:
         first = q.nodes[0]
         if q.is_weight:  # weights are never grouped: only their type matters here, read cheaply
-            dtype, block_size = quantized_type(index, first.node, input_dtype(index, first.node.input[0]))
+            dtype, block_size = quantized_type(index, first.node, partial(input_dtype, index, first.inputs[0]))
             computed = False
         else:
             p = first.params

@@ -53,7 +53,11 @@ def read_structure(path: str | os.PathLike) -> onnx.ModelProto:
     Args:
         path (str | PathLike): The ``.onnx`` file.
     """
-    path = Path(path)
+    return _read(Path(path))[0]
+
+
+def _read(path: Path) -> tuple[onnx.ModelProto, bytes]:
+    """The model without its external data, and the bytes it was parsed from."""
     if not path.exists():
         raise BadInputError(f"{path}: no such file")
     if path.is_dir():
@@ -61,7 +65,11 @@ def read_structure(path: str | os.PathLike) -> onnx.ModelProto:
     if path.stat().st_size == 0:
         raise BadInputError(f"{path}: empty file, expected an ONNX model")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        data = path.read_bytes()
+    except OSError as err:
+        raise BadInputError(f"{path}: cannot read it: {err.strerror or err}") from None
+    try:
+        model = onnx.load_model_from_string(data, format=_format_of(path))
     except (DecodeError, ValueError, RuntimeError, json_format.ParseError) as err:  # .json/.txt: onnx parses text
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         if isinstance(err, json_format.ParseError):
@@ -69,7 +77,12 @@ def read_structure(path: str | os.PathLike) -> onnx.ModelProto:
         raise BadInputError(f"{path}: not a readable ONNX model (truncated or another format?): {reason}") from None
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise BadInputError(f"{path}: not an ONNX model (no graph or opset); is this the right file?")
-    return model
+    return model, data
+
+
+def _format_of(path: Path) -> str:
+    """The serialization onnx.load would pick for this file name (.json and .txt are text formats)."""
+    return onnx.serialization.registry.get_format_from_file_extension(path.suffix) or "protobuf"
 
 
 def load_model(path: str | os.PathLike) -> LoadedModel:
@@ -79,8 +92,11 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         path (str | PathLike): The ``.onnx`` file.
     """
     path = Path(path)
-    model = read_structure(path)
-    external = _uses_external_data(model)
+    model, data = _read(path)
+    # every externally stored tensor names its file under the key "location": a file without that word has none
+    # (the check below walks every tensor in Python; this one is a byte search)
+    external = b"location" in data and _uses_external_data(model)
+    del data
     if external:
         try:
             onnx.load_external_data_for_model(model, str(path.parent))

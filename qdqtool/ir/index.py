@@ -1,15 +1,17 @@
-"""GraphIndex: producers, consumers and constants of a ModelProto, built in one pass.
+"""GraphIndex: op types, inputs, outputs, producers, consumers and constants of a ModelProto.
 
 This is the light index the analysis and scale edits run on (no copy of the graph, no onnx-graphsurgeon
 import/export): on a 49k-node graph a graphsurgeon round trip costs 12-15x a bare load + save.
 
     >>> index = GraphIndex(model)
     >>> node = index.nodes[index.producer["conv_out"]]
-    >>> assert all(index.nodes[i].input for i in index.consumers["conv_out"])
+    >>> assert all("conv_out" in index.inputs[i] for i in index.consumers["conv_out"])
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 
@@ -19,10 +21,12 @@ from onnx import numpy_helper
 
 
 class GraphIndex:
-    """Read-only index over the main graph of a model. Rebuild it after structural edits.
+    """Index over the main graph of a model.
 
-    Only the op types are read up front; producers and consumers are computed on first use, because reading
-    every node's inputs through protobuf costs microseconds per node and most questions do not need them.
+    One pass copies every node's op type, inputs and outputs into Python lists (``ops``, ``inputs``,
+    ``outputs``): a protobuf field costs a fraction of a microsecond per read, and the analysis and the
+    clean-up after an edit read them many times. Rewire node inputs with :meth:`set_input` so the lists
+    follow the graph; after any other structural edit (nodes added or removed) build a new index.
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:
@@ -32,17 +36,26 @@ class GraphIndex:
         self.opset = next(
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
         )
-        self.ops: list[str] = [n.op_type for n in self.nodes]
+        self.ops: list[str] = []
+        self.inputs: list[list[str]] = []  # node position -> its input names ("" for an omitted input)
+        self.outputs: list[list[str]] = []
+        ops, inputs, outputs = self.ops.append, self.inputs.append, self.outputs.append
+        for node in self.nodes:  # slicing a repeated field copies it in C: the cheapest read there is
+            ops(node.op_type)
+            inputs(node.input[:])
+            outputs(node.output[:])
         self.by_op: dict[str, list[int]] = defaultdict(list)
         for i, op in enumerate(self.ops):
             self.by_op[op].append(i)
-        self.initializers: Mapping[str, onnx.TensorProto] = _Initializers(self.graph)
+        self.initializers: _Initializers = _Initializers(self.graph)
+        self._initializer_position = self.initializers.position
+        self._initializer_list = self.graph.initializer
         self.graph_inputs = {v.name for v in self.graph.input} - set(self.initializers)
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
         for i in self.by_op.get("Constant", ()):
             if self.nodes[i].domain in ("", "ai.onnx"):
-                self.constant_nodes[self.nodes[i].output[0]] = i
+                self.constant_nodes[self.outputs[i][0]] = i
         self._producer: dict[str, int] | None = None
         self._consumers: dict[str, list[int]] | None = None
         self._const_cache: dict[str, tuple[np.ndarray | None, int | None]] = {}
@@ -58,16 +71,17 @@ class GraphIndex:
     def producer(self) -> dict[str, int]:
         """Tensor name -> index of the node producing it (computed on first use)."""
         if self._producer is None:
-            self._producer = {name: i for i, node in enumerate(self.nodes) for name in node.output}
+            self._producer = {name: i for i, names in enumerate(self.outputs) for name in names}
         return self._producer
 
     @property
     def consumers(self) -> dict[str, list[int]]:
-        """Tensor name -> indices of the nodes reading it (computed on first use)."""
+        """Tensor name -> indices of the nodes reading it (computed on first use, kept up to date by
+        :meth:`set_input`)."""
         if self._consumers is None:
             consumers: dict[str, list[int]] = {}
-            for i, node in enumerate(self.nodes):
-                for name in node.input:
+            for i, names in enumerate(self.inputs):
+                for name in names:
                     readers = consumers.get(name)
                     if readers is None:
                         consumers[name] = [i]
@@ -75,6 +89,24 @@ class GraphIndex:
                         readers.append(i)
             self._consumers = consumers
         return self._consumers
+
+    def set_input(self, position: int, slot: int, *names: str) -> None:
+        """Make inputs ``slot``, ``slot + 1``... of the node at ``position`` read ``names`` (appended past the end)."""
+        node_inputs = self.nodes[position].input
+        current = self.inputs[position]
+        consumers = self._consumers
+        for k, name in enumerate(names, slot):
+            old = current[k] if k < len(current) else None
+            if old is None:
+                node_inputs.append(name)
+                current.append(name)
+            else:
+                node_inputs[k] = name
+                current[k] = name
+            if consumers is not None and old != name:  # one entry per slot read, in node order
+                if old is not None:
+                    consumers[old].remove(position)
+                bisect.insort(consumers.setdefault(name, []), position)
 
     # ---- constants -------------------------------------------------------------------------------
     def is_constant(self, name: str) -> bool:
@@ -104,9 +136,9 @@ class GraphIndex:
         if cached is not None:
             return cached
         entry: tuple[np.ndarray | None, int | None] = (None, None)
-        position = self.initializers.position(name)
+        position = self._initializer_position(name)
         if position is not None:
-            tensor = self.graph.initializer[position]
+            tensor = self._initializer_list[position]
             entry = (tensor_to_array(tensor), tensor.data_type)
         elif name in self.constant_nodes:
             node = self.nodes[self.constant_nodes[name]]
@@ -171,28 +203,26 @@ class _Initializers(Mapping):
         return self._position.get(name)
 
 
-# element types whose raw bytes numpy reads directly (np.frombuffer, no copy)
+# element types whose raw bytes numpy reads directly (little-endian, as ONNX stores them)
 _NP_TYPES = {
-    onnx.TensorProto.FLOAT: np.float32,
-    onnx.TensorProto.FLOAT16: np.float16,
-    onnx.TensorProto.DOUBLE: np.float64,
-    onnx.TensorProto.INT8: np.int8,
-    onnx.TensorProto.UINT8: np.uint8,
-    onnx.TensorProto.INT16: np.int16,
-    onnx.TensorProto.UINT16: np.uint16,
-    onnx.TensorProto.INT32: np.int32,
-    onnx.TensorProto.INT64: np.int64,
+    code: np.dtype(t).newbyteorder("<")
+    for code, t in (
+        (onnx.TensorProto.FLOAT, np.float32), (onnx.TensorProto.FLOAT16, np.float16),
+        (onnx.TensorProto.DOUBLE, np.float64), (onnx.TensorProto.INT8, np.int8), (onnx.TensorProto.UINT8, np.uint8),
+        (onnx.TensorProto.INT16, np.int16), (onnx.TensorProto.UINT16, np.uint16),
+        (onnx.TensorProto.INT32, np.int32), (onnx.TensorProto.INT64, np.int64),
+    )
 }
 
 
 def tensor_to_array(tensor: onnx.TensorProto) -> np.ndarray:
-    """A TensorProto as numpy; raw data is read with ``np.frombuffer`` (fast, no parse)."""
-    np_type = _NP_TYPES.get(tensor.data_type)
-    if np_type is not None and tensor.data_location != onnx.TensorProto.EXTERNAL:
-        raw = tensor.raw_data
-        if raw:
-            dims = tensor.dims
-            return np.frombuffer(raw, dtype=np_type).reshape(tuple(dims) if dims else ())
+    """A TensorProto as numpy: raw data becomes a read-only array over its bytes (no copy, no parse)."""
+    raw = tensor.raw_data  # (empty when the data is external and not loaded, or stored in typed fields)
+    np_type = _NP_TYPES.get(tensor.data_type) if raw else None
+    if np_type is not None:
+        shape = tensor.dims[:]  # (a slice copies in C; iterating the field costs twice as much)
+        if len(raw) == np_type.itemsize * math.prod(shape):  # else: malformed; numpy_helper says how
+            return np.ndarray(shape, np_type, raw)
     return numpy_helper.to_array(tensor)
 
 

@@ -79,8 +79,9 @@ class QParams:
         Python floats hold float32/float16 values exactly, so equal keys mean bit-equal scales.
         """
         if self.scale.size == 1:
-            zero_point = int(self.zero_point.reshape(-1)[0]) if self.zero_point.size else 0
-            return (self.dtype, float(self.scale.reshape(-1)[0]), zero_point, None, self.block_size)
+            zp = self.zero_point
+            zero_point = int(zp.item()) if zp.size == 1 else int(zp.reshape(-1)[0]) if zp.size else 0
+            return (self.dtype, float(self.scale.item()), zero_point, None, self.block_size)
         return (
             self.dtype,
             self.scale.astype(np.float32).tobytes(),
@@ -130,7 +131,8 @@ class QdqNode:
     def params(self) -> QParams | None:
         """Scale, zero point and type; None when the scale is not a constant."""
         if not self._read:
-            self._params = read_params(self._graph, self.node, self._input_dtype)
+            graph = self._graph
+            self._params = _read_params(graph, self.node, graph.inputs[self.index], self._input_dtype)
             self._read = True
         return self._params
 
@@ -141,19 +143,29 @@ class QdqNode:
 
     @property
     def name(self) -> str:
-        return self.node.name or self.node.output[0]
+        return self.node.name or self.output
 
     @property
     def is_q(self) -> bool:
         return is_q(self.node)
 
     @property
+    def inputs(self) -> list[str]:
+        """The node's input names (the index's copy, which :meth:`GraphIndex.set_input` keeps current)."""
+        return self._graph.inputs[self.index]
+
+    @property
+    def output(self) -> str:
+        return self._graph.outputs[self.index][0]
+
+    @property
     def scale_name(self) -> str:
-        return self.node.input[1]
+        return self.inputs[1]
 
     @property
     def zero_point_name(self) -> str:
-        return self.node.input[2] if len(self.node.input) > 2 else ""
+        inputs = self.inputs
+        return inputs[2] if len(inputs) > 2 else ""
 
     def __repr__(self) -> str:
         return f"QdqNode({self.name!r})"
@@ -182,7 +194,7 @@ class Quantizer:
     def finish(self) -> None:
         """Recompute ``nodes`` and ``outputs`` after DQs were added."""
         self.nodes = ([self.q] if self.q else []) + self.dqs
-        self.outputs = [dq.node.output[0] for dq in self.dqs]
+        self.outputs = [dq.output for dq in self.dqs]
 
     def __repr__(self) -> str:
         return f"Quantizer({self.id}, {self.name!r})"
@@ -219,18 +231,23 @@ def _int_attrs(node: onnx.NodeProto) -> dict[str, int]:
 
 
 def quantized_type(
-    index: GraphIndex, node: onnx.NodeProto, input_dtype: str | None = None, attrs: dict[str, int] | None = None
+    index: GraphIndex, node: onnx.NodeProto, input_dtype: str | Callable[[], str | None] | None = None,
+    attrs: dict[str, int] | None = None,
 ) -> tuple[str, int]:
-    """(type name, block size) of a Q/DQ node, read without touching the scale or zero-point values."""
+    """(type name, block size) of a Q/DQ node, read without touching the scale or zero-point values.
+
+    ``input_dtype`` (or a function giving it, called only when needed) is the type a DQ without zero point reads.
+    """
     attrs = _int_attrs(node) if attrs is None else attrs
-    zp_name = node.input[2] if len(node.input) > 2 else ""
+    inputs = node.input
+    zp_name = inputs[2] if len(inputs) > 2 else ""
     if zp_name:
         dtype = DTYPE_NAMES.get(index.const_dtype(zp_name), "unknown")
     elif is_q(node):
         # opset 21 names the type in `output_dtype`; before that a Q without zero point is uint8
         dtype = DTYPE_NAMES.get(attrs.get("output_dtype") or onnx.TensorProto.UINT8, "unknown")
     else:
-        dtype = input_dtype or "unknown"
+        dtype = (input_dtype() if callable(input_dtype) else input_dtype) or "unknown"
     return dtype, attrs.get("block_size", 0)
 
 
@@ -242,7 +259,13 @@ def read_params(
     Memoised per graph on what determines the answer, so a Q and its DQ reading the same constants cost one
     read (this is the hot path of the analysis on large graphs).
     """
-    inputs = node.input
+    return _read_params(index, node, node.input, input_dtype)
+
+
+def _read_params(
+    index: GraphIndex, node: onnx.NodeProto, inputs, input_dtype: str | Callable[[], str | None] | None
+) -> QParams | None:
+    """:func:`read_params` with the node's input names given (the index holds them as a list)."""
     cache = index.memo.setdefault("qparams", {})
     if len(inputs) == 3 and inputs[2] and not node.attribute:  # the common case: zero point, no attributes
         scale_name, zp_name = inputs[1], inputs[2]
@@ -298,21 +321,21 @@ def find_quantizers(index: GraphIndex) -> list[Quantizer]:
     # the hot loop of large graphs: every protobuf field is read once, into locals
     quantizers: list[Quantizer] = []
     by_output: dict[str, Quantizer] = {}
-    nodes = index.nodes
+    nodes, inputs, outputs = index.nodes, index.inputs, index.outputs
     constants = index.initializers.keys() | index.constant_nodes.keys()
     for i in index.of_type("QuantizeLinear"):
         node = nodes[i]
         if node.domain not in _DEFAULT_DOMAINS:
             continue
-        source = node.input[0]
+        source = inputs[i][0]
         q = Quantizer(len(quantizers), QdqNode(i, node, index), None, source, source in constants)
         quantizers.append(q)
-        by_output[node.output[0]] = q
+        by_output[outputs[i][0]] = q
     for i in index.of_type("DequantizeLinear"):
         node = nodes[i]
         if node.domain not in _DEFAULT_DOMAINS:
             continue
-        source = node.input[0]
+        source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:
             owner.dqs.append(QdqNode(i, node, index, owner.q_dtype))

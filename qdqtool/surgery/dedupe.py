@@ -27,17 +27,17 @@ def repoint_duplicate_quantizers(analysis: Analysis) -> list[int]:
             continue
         node = q.node
         attrs = tuple(sorted((a.name, a.SerializeToString()) for a in node.attribute)) if node.attribute else ()
-        by_signature[(node.input[0], tuple(node.input[1:]), attrs, node.domain)].append(quantizer)
+        by_signature[(tuple(q.inputs), attrs)].append(quantizer)  # (find_quantizers keeps the default domain only)
     duplicates: list[int] = []
     for quantizers in by_signature.values():
         if len(quantizers) < 2:
             continue
         keep, *others = sorted(quantizers, key=lambda q: q.q.index)
-        kept_output = keep.q.node.output[0]
+        kept_output = keep.q.output
         for other in others:
-            if other.q.node.output[0] in index.graph_outputs:
+            if other.q.output in index.graph_outputs:
                 continue
             for dq in other.dqs:
-                dq.node.input[0] = kept_output
+                index.set_input(dq.index, 0, kept_output)
             duplicates.append(other.q.index)
     return sorted(duplicates)

@@ -267,7 +267,7 @@ def unquantize_branches(model: onnx.ModelProto, rules: RuleSet) -> list[Placemen
         if other is None or not is_dq(other):
             continue  # without an INT8 skip, freeing the branch would leave the fused output float
         q, dq = index.nodes[q_at], index.nodes[dq_at]
-        add.input[k] = q.input[0]
+        index.set_input(position, k, q.input[0])
         dead += [q_at, dq_at]
         detached.update(t for t in [*q.input[1:3], *dq.input[1:3]] if t)
         name = add.name or add.output[0]

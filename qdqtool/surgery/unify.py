@@ -56,8 +56,6 @@ class Unification:
 
     actions: list[GroupAction]
     detached: set[str]
-    rewired: set[int] = field(default_factory=set)  # member nodes whose inputs were rewritten
-    rewired_inputs: set[str] = field(default_factory=set)  # everything those nodes read now
 
 
 def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
@@ -70,8 +68,6 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
     index = analysis.index
     taken = set(index.initializers) | set(index.constant_nodes) | index.graph_inputs
     detached: set[str] = set()
-    rewired: set[int] = set()
-    rewired_inputs: set[str] = set()
     actions = []
     new_initializers = []
     for group in analysis.groups:
@@ -89,23 +85,16 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
-        rewired_inputs.update((scale_name, zp_name))
+        set_input = index.set_input
         for q in group.quantizers:
-            if q.input is not None:
-                rewired_inputs.add(q.input)  # (a DQ reads its own Q's output: no other reader to protect)
             for member in q.nodes:
-                inputs = member.node.input
+                inputs = member.inputs
                 detached.add(inputs[1])
-                inputs[1] = scale_name
-                if len(inputs) > 2:
-                    if inputs[2]:
-                        detached.add(inputs[2])
-                    inputs[2] = zp_name
-                else:
-                    inputs.append(zp_name)
-                rewired.add(member.index)
+                if len(inputs) > 2 and inputs[2]:
+                    detached.add(inputs[2])
+                set_input(member.index, 1, scale_name, zp_name)  # (zp appended when it was omitted)
     index.graph.initializer.extend(new_initializers)
-    return Unification(actions=actions, detached=detached, rewired=rewired, rewired_inputs=rewired_inputs)
+    return Unification(actions=actions, detached=detached)
 
 
 def _action_for(group: ScaleGroup) -> GroupAction:

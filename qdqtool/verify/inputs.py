@@ -37,6 +37,8 @@ def model_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
 
 def check_input_shapes(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> None:
     """BadInputError unless every --input-shape names an input of the model and has its rank."""
+    if not shapes:
+        return
     inputs = {v.name: v for v in model_inputs(model)}
     for name, shape in shapes.items():
         if name == "" and len(inputs) == 1:
