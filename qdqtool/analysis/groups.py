@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property, partial
+from functools import partial
 
 import numpy as np
 import onnx
@@ -23,7 +23,7 @@ import onnx
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.analysis.union_find import UnionFind
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import QRANGE, Quantizer, find_quantizers, input_dtype, is_dq, quantized_type
+from qdqtool.ir.qdq import QRANGE, QParams, Quantizer, find_quantizers, input_dtype, is_dq, quantized_type
 
 
 class GroupStatus(str, Enum):
@@ -48,6 +48,7 @@ class ScaleGroup:
     status: GroupStatus = GroupStatus.CONSISTENT
     reasons: list[str] = field(default_factory=list)  # why refused
     why: str = ""
+    _params: list[QParams] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def rule(self) -> str:
@@ -58,9 +59,16 @@ class ScaleGroup:
         """Names of all member Q and DQ nodes."""
         return [n.name for q in self.quantizers for n in q.nodes]
 
-    @cached_property
+    @property
+    def params(self) -> list[QParams]:
+        """The parameters of every member node that has constant ones, in member order (read once)."""
+        if self._params is None:
+            self._params = [p for q in self.quantizers for n in q.nodes if (p := n.params) is not None]
+        return self._params
+
+    @property
     def scales(self) -> list[float]:
-        return [n.scale_value for q in self.quantizers for n in q.nodes if n.params]
+        return [p.scale_value for p in self.params]
 
     @property
     def scale_min(self) -> float:
@@ -72,24 +80,20 @@ class ScaleGroup:
 
     @property
     def ratio(self) -> float:
-        return self.scale_max / self.scale_min if self.scale_min > 0 else float("inf")
+        return _ratio(self.scales)
 
-    @cached_property
+    @property
     def dtypes(self) -> list[str]:
-        return sorted({n.params.dtype for q in self.quantizers for n in q.nodes if n.params})
+        return sorted({p.dtype for p in self.params})
 
-    @cached_property
+    @property
     def zero_points(self) -> list[int]:
         points: set[int] = set()
-        for q in self.quantizers:
-            for n in q.nodes:
-                p = n.params
-                if p is None:
-                    continue
-                if p.scale.size == 1:
-                    points.add(p.zero_point_value)
-                else:  # per channel
-                    points.update(int(z) for z in p.zero_point.ravel())
+        for p in self.params:
+            if p.one_value:
+                points.add(p.zero_point_value)
+            else:  # per channel
+                points.update(int(z) for z in p.zero_point.ravel())
         return sorted(points)
 
     @property
@@ -153,98 +157,106 @@ def find_scale_groups(
     notes = _notes(index, quantizers)
     active = [
         q for q in quantizers
-        if not q.is_weight and q.params is not None and q.params.supported
+        if not q.is_weight and (p := q.params) is not None and p.supported
     ]
+    inputs_of, outputs_of = index.inputs, index.outputs
 
     # 1. look-through ops: a tensor and the tensor after a float-only op are one place
     through = UnionFind()
     look_through = [
-        index.nodes[i] for i in index.of_type(*rules.look_through.ops)
+        i for i in index.of_type(*rules.look_through.ops)
         if rules.look_through.applies_to(index.nodes[i], index)
     ]
-    for node in look_through:
-        through.union(node.input[0], node.output[0])
+    for i in look_through:
+        through.union(inputs_of[i][0], outputs_of[i][0])
+    place = through.find
     readers: dict[str, list[Quantizer]] = defaultdict(list)
     producers: dict[str, list[Quantizer]] = defaultdict(list)
     for q in active:
         if q.input is not None:
-            readers[through.find(q.input)].append(q)
+            readers[place(q.input)].append(q)
         for out in q.outputs:
-            producers[through.find(out)].append(q)
+            producers[place(out)].append(q)
 
     # 2. domains: look-through places, joined by quantizers and by the op rules
     domains = UnionFind()
-    for node in look_through:
-        domains.union(node.input[0], node.output[0])
+    join = domains.union
+    for i in look_through:
+        join(inputs_of[i][0], outputs_of[i][0])
     for q in active:
-        for out in q.outputs:
-            if q.input is not None:
-                domains.union(q.input, out)
-    hits: list[tuple[str, onnx.NodeProto, list[str], list[str]]] = []  # (rule id, node, joined, outputs)
+        if q.input is not None:
+            for out in q.outputs:
+                join(q.input, out)
+    hits: list[tuple[str, int, list[str], list[str]]] = []  # (rule id, node position, joined, outputs)
     findings: list[Finding] = []
     for rule in rules.op_rules:
-        for node in (index.nodes[i] for i in index.of_type(*rule.ops)):
-            if not rule.applies_to(node, index):
+        for i in index.of_type(*rule.ops):
+            if not rule.applies_to(index.nodes[i], index):
                 continue
-            inputs = rule.selected_inputs(node, index)
+            inputs = rule.selected_inputs(inputs_of[i], index)
             if rule.require == "all-inputs-quantized":
                 if len(inputs) < 2 or not all(_from_dq(index, rules, t) for t in inputs):
                     continue  # partial quantization is a placement question, see _placement
-            tensors = inputs + rule.selected_outputs(node)
+            outputs = rule.selected_outputs(outputs_of[i])
+            tensors = inputs + outputs
             if not tensors:
                 continue
+            first = tensors[0]
             for t in tensors[1:]:
-                domains.union(tensors[0], t)
-            hits.append((rule.id, node, tensors, rule.selected_outputs(node)))
+                join(first, t)
+            hits.append((rule.id, i, tensors, outputs))
     findings.extend(_placement(index, rules, readers, through))
 
     # 3. collect the quantizers of each domain and keep the domains a rule explains
-    members: dict[object, dict[int, Quantizer]] = defaultdict(dict)
+    members: dict[object, list[Quantizer]] = defaultdict(list)
     domain_tensors: dict[object, set[str]] = defaultdict(set)
+    root_of = domains.find
     for q in active:
-        root = domains.find(q.input if q.input is not None else q.outputs[0])
-        members[root][q.id] = q
-        domain_tensors[root].update([q.input] if q.input else [])
-        domain_tensors[root].update(q.outputs)
+        root = root_of(q.input if q.input is not None else q.outputs[0])
+        members[root].append(q)
+        tensors = domain_tensors[root]
+        if q.input:
+            tensors.add(q.input)
+        tensors.update(q.outputs)
     explained: dict[object, set[str]] = defaultdict(set)
     joined_ops: dict[object, list[str]] = defaultdict(list)
     output_ids: dict[object, set[int]] = defaultdict(set)
     # A rule op's output is the domain's output unless the domain goes on from it: into another rule op,
     # directly or through a quantizer (Resize -> Q/DQ -> Concat).
-    rule_inputs = {through.find(t) for _, _, tensors, outputs in hits for t in tensors if t not in outputs}
+    rule_inputs = {place(t) for _, _, tensors, outputs in hits for t in tensors if t not in outputs}
     interior = rule_inputs | {
-        place for place, qs in readers.items()
-        if any(through.find(o) in rule_inputs for q in qs for o in q.outputs)
+        at for at, qs in readers.items()
+        if any(place(o) in rule_inputs for q in qs for o in q.outputs)
     }
-    for rule_id, node, tensors, outputs in hits:
-        root = domains.find(tensors[0])
+    for rule_id, i, tensors, outputs in hits:
+        root = root_of(tensors[0])
         if root not in members:
             continue
         explained[root].add(rule_id)
-        joined_ops[root].append(node.name or node.output[0])
+        joined_ops[root].append(index.nodes[i].name or outputs_of[i][0])
         domain_tensors[root].update(tensors)
         for out in outputs:
-            if through.find(out) not in interior:
-                output_ids[root].update(q.id for q in readers.get(through.find(out), ()))
+            if place(out) not in interior:
+                output_ids[root].update(q.id for q in readers.get(place(out), ()))
     fan_out = rules.tensor_rule("several-q-readers")
     requant = rules.tensor_rule("dq-then-q")
-    for place, qs in readers.items():
-        root = domains.find(place)
+    for at, qs in readers.items():
+        root = root_of(at)
         if fan_out and len(qs) >= 2:
             explained[root].add(fan_out.id)
             if not joined_ops[root]:
                 output_ids[root].update(q.id for q in qs)
-        if requant and producers.get(place):
+        if requant and producers.get(at):
             explained[root].add(requant.id)
             output_ids[root].update(q.id for q in qs)
 
     order = {r.id: i for i, r in enumerate(rules.rules)}
     why = {r.id: r.why for r in rules.rules}
     groups: list[ScaleGroup] = []
-    for root, qmap in members.items():
-        if len(qmap) < 2 or not explained[root]:
+    for root, qs in members.items():
+        if len(qs) < 2 or not explained[root]:
             continue
-        qs = sorted(qmap.values(), key=lambda q: q.nodes[0].index)
+        qs.sort(key=_first_position)
         rule_ids = tuple(sorted(explained[root], key=order.get))
         group = ScaleGroup(
             id="",
@@ -252,22 +264,27 @@ def find_scale_groups(
             quantizers=qs,
             tensors=sorted(domain_tensors[root] - {""}),
             ops=joined_ops[root],
-            output_ids=frozenset(output_ids[root] & set(qmap)),
+            output_ids=frozenset(output_ids[root] & {q.id for q in qs}),
             why=why[rule_ids[0]],
         )
         _judge(group, rules, ratio_limit)
         groups.append(group)
-    groups.sort(key=lambda g: g.quantizers[0].nodes[0].index)
+    groups.sort(key=lambda g: _first_position(g.quantizers[0]))
     for i, group in enumerate(groups, 1):
         group.id = f"G{i}"
     return Analysis(target=rules.name, groups=groups, findings=findings, notes=notes, quantizers=quantizers,
                     index=index)
 
 
+def _first_position(q: Quantizer) -> int:
+    return q.nodes[0].index
+
+
 def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     """Set the group's status: consistent, mismatched (fixable) or refused (with reasons)."""
-    params = [n.params for q in group.quantizers for n in q.nodes]
-    if len({p.key for p in params}) == 1:
+    params = group.params
+    first = params[0].key
+    if all(p.key == first for p in params):
         group.status = GroupStatus.CONSISTENT
         return
     reasons = []
@@ -282,15 +299,23 @@ def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     fixed = [q.name for q in group.quantizers if q.fixed_source]
     if fixed:
         reasons.append(f"{', '.join(fixed)} dequantize integer data from outside the graph; their scale is fixed")
-    if group.ratio > ratio_limit:
-        small = next(q.name for q in group.quantizers for n in q.nodes if n.scale_value == group.scale_min)
-        levels = max(1, int(np.floor(255 / group.ratio)))
+    scales = group.scales
+    ratio = _ratio(scales)
+    if ratio > ratio_limit:
+        smallest = min(scales)
+        small = next(q.name for q in group.quantizers for n in q.nodes if n.params and n.scale_value == smallest)
+        levels = max(1, int(np.floor(255 / ratio)))
         reasons.append(
-            f"scale ratio {group.ratio:.4g} exceeds the limit {ratio_limit:g}: one scale would leave "
+            f"scale ratio {ratio:.4g} exceeds the limit {ratio_limit:g}: one scale would leave "
             f"{small} about {levels} of 256 levels (raise --max-scale-ratio to force)"
         )
     group.status = GroupStatus.REFUSED if reasons else GroupStatus.MISMATCHED
     group.reasons = reasons
+
+
+def _ratio(scales: list[float]) -> float:
+    smallest = min(scales)
+    return max(scales) / smallest if smallest > 0 else float("inf")
 
 
 def _source(index: GraphIndex, rules: RuleSet, tensor: str) -> onnx.NodeProto | None:
@@ -327,10 +352,10 @@ def _skip_of_two_convs(index: GraphIndex, add: onnx.NodeProto) -> str:
 
 def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -> list[Finding]:
     """Residual Adds where quantization stops at one input (reported, fixed by ``merge --fix residual-add``)."""
-    ops = rules.placement.get("residual_add_ops", [])
     findings = []
-    for node in index.nodes:
-        if node.op_type not in ops or len(node.input) != 2 or any(index.is_constant(t) for t in node.input):
+    for i in index.of_type(*rules.placement.get("residual_add_ops", [])):
+        node = index.nodes[i]
+        if len(node.input) != 2 or any(index.is_constant(t) for t in node.input):
             continue
         kinds = [
             "dq" if _from_dq(index, rules, t) else "int8-op" if _from_int8_op(index, rules, t) else "float"

@@ -70,14 +70,15 @@ class Rule:
         condition = self.when.get(node.op_type)
         return condition is None or condition.holds(node, index)
 
-    def selected_inputs(self, node: onnx.NodeProto, index: GraphIndex) -> list[str]:
-        names = list(node.input)
+    def selected_inputs(self, names: list[str], index: GraphIndex) -> list[str]:
+        """The inputs (of a node's input names) this rule joins: the selected, non-constant ones."""
         if self.inputs != "all":
             names = [names[i] for i in self.inputs if i < len(names)]
-        return [n for n in names if n and not index.is_constant(n)]
+        is_constant = index.is_constant
+        return [n for n in names if n and not is_constant(n)]
 
-    def selected_outputs(self, node: onnx.NodeProto) -> list[str]:
-        names = list(node.output)
+    def selected_outputs(self, names: list[str]) -> list[str]:
+        """The outputs (of a node's output names) this rule joins."""
         if self.outputs != "all":
             names = [names[i] for i in self.outputs if i < len(names)]
         return [n for n in names if n]

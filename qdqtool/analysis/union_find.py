@@ -1,4 +1,5 @@
-"""A union-find over hashable keys (path halving, union by size)."""
+"""A union-find over hashable keys (path halving, union by size). A key never joined is its own root and
+costs nothing: large graphs ask about many tensors that no rule joins."""
 
 from __future__ import annotations
 
@@ -13,20 +14,22 @@ class UnionFind:
     def find(self, key: Hashable) -> Hashable:
         parent = self._parent
         if key not in parent:
-            parent[key] = key
-            self._size[key] = 1
             return key
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
+        while True:
+            up = parent[key]
+            if up == key:
+                return key
+            parent[key] = key = parent[up]
 
     def union(self, a: Hashable, b: Hashable) -> Hashable:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ra
-        if self._size[ra] < self._size[rb]:
+        size = self._size
+        sa, sb = size.get(ra, 1), size.get(rb, 1)
+        if sa < sb:
             ra, rb = rb, ra
         self._parent[rb] = ra
-        self._size[ra] += self._size[rb]
+        self._parent.setdefault(ra, ra)
+        size[ra] = sa + sb
         return ra

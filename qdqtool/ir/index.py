@@ -198,6 +198,10 @@ class _Initializers(Mapping):
     def __len__(self) -> int:
         return len(self._position)
 
+    def get(self, name: str, default: onnx.TensorProto | None = None) -> onnx.TensorProto | None:
+        position = self._position.get(name)  # (Mapping.get goes through an exception for a missing key)
+        return default if position is None else self._tensors[position]
+
     def position(self, name: str) -> int | None:
         """Where ``name`` sits in ``graph.initializer`` (valid until an initializer before it is removed)."""
         return self._position.get(name)

@@ -11,8 +11,8 @@ scale and zero point, or the pair itself changes the values), or a DequantizeLin
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -51,41 +51,87 @@ def is_dq(node: onnx.NodeProto) -> bool:
     return node.op_type == "DequantizeLinear" and node.domain in _DEFAULT_DOMAINS
 
 
-@dataclass
 class QParams:
-    """Scale, zero point and quantized type of one Q or DQ node."""
+    """Scale, zero point and quantized type of one Q or DQ node.
 
-    scale: np.ndarray
-    zero_point: np.ndarray  # zeros when the input is omitted
-    dtype: str  # "int8", "uint8", "fp8e4m3fn", "int4", ... or "unknown"
-    axis: int | None = None  # set for per-channel (non-scalar scale)
-    block_size: int = 0
+    ``key`` is what equality means: type, the scale and zero-point values, axis and block size. Parameters read
+    from two one-value initializers (:meth:`from_scalar_tensors`, nearly every activation Q/DQ) keep the raw
+    bytes and make their numpy arrays on first use: a large graph has tens of thousands and most are only
+    compared.
+    """
+
+    __slots__ = ("dtype", "axis", "block_size", "key", "one_value", "_scale", "_zero_point", "_raw")
+
+    def __init__(
+        self, scale: np.ndarray, zero_point: np.ndarray, dtype: str, axis: int | None = None, block_size: int = 0
+    ) -> None:
+        self.dtype = dtype  # "int8", "uint8", "fp8e4m3fn", "int4", ... or "unknown"
+        self.axis = axis  # set for per-channel (non-scalar scale)
+        self.block_size = block_size
+        self._scale = scale
+        self._zero_point = zero_point  # zeros when the input is omitted
+        self._raw: tuple | None = None
+        self.one_value = scale.size == 1  # one scale (per tensor, or a one-channel axis)
+        self.key = self._key()
+
+    @classmethod
+    def from_scalar_tensors(cls, scale: onnx.TensorProto, zero_point: onnx.TensorProto) -> QParams | None:
+        """Per-tensor parameters from two one-value tensors stored as raw data; None for anything else."""
+        scale_raw, zp_raw = scale.raw_data, zero_point.raw_data
+        scale_type, zp_type = scale.data_type, zero_point.data_type
+        scale_format, zp_format = _SCALAR_FORMATS.get(scale_type), _SCALAR_FORMATS.get(zp_type)
+        if (
+            scale_format is None or zp_format is None or zp_type not in _INTEGER_TYPES
+            or len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size
+        ):
+            return None
+        params = cls.__new__(cls)
+        params.dtype = DTYPE_NAMES.get(zp_type, "unknown")
+        params.axis = None
+        params.block_size = 0
+        params.one_value = True
+        params._scale = params._zero_point = None
+        # one value: every dimension is 1, so the number of dimensions gives the shape
+        params._raw = (scale_raw, scale_type, len(scale.dims), zp_raw, zp_type, len(zero_point.dims))
+        params.key = (params.dtype, scale_format.unpack(scale_raw)[0], zp_format.unpack(zp_raw)[0], None, 0)
+        return params
+
+    @property
+    def scale(self) -> np.ndarray:
+        if self._scale is None:
+            self._arrays()
+        return self._scale
+
+    @property
+    def zero_point(self) -> np.ndarray:
+        if self._zero_point is None:
+            self._arrays()
+        return self._zero_point
+
+    def _arrays(self) -> None:
+        scale_raw, scale_type, scale_ndim, zp_raw, zp_type, zp_ndim = self._raw
+        self._scale = np.ndarray((1,) * scale_ndim, _SCALAR_NP_TYPES[scale_type], scale_raw)
+        self._zero_point = np.ndarray((1,) * zp_ndim, _SCALAR_NP_TYPES[zp_type], zp_raw)
 
     @property
     def per_tensor(self) -> bool:
-        return self.scale.size == 1 and self.block_size == 0
+        return self.one_value and self.block_size == 0
 
     @property
     def supported(self) -> bool:
         """int8/uint8, per-tensor or per-channel, not blocked: the parameters qdqtool knows how to unify."""
         return self.dtype in QRANGE and self.block_size == 0
 
-    def __post_init__(self) -> None:
-        self.key = self._key()
-
     def _key(self) -> tuple:
-        """What equality means: type, axis, block size and the values of scale and zero point.
-
-        Python floats hold float32/float16 values exactly, so equal keys mean bit-equal scales.
-        """
-        if self.scale.size == 1:
-            zp = self.zero_point
+        """Python floats hold float32/float16 values exactly, so equal keys mean bit-equal scales."""
+        scale, zp = self._scale, self._zero_point
+        if self.one_value:
             zero_point = int(zp.item()) if zp.size == 1 else int(zp.reshape(-1)[0]) if zp.size else 0
-            return (self.dtype, float(self.scale.item()), zero_point, None, self.block_size)
+            return (self.dtype, float(scale.item()), zero_point, None, self.block_size)
         return (
             self.dtype,
-            self.scale.astype(np.float32).tobytes(),
-            np.broadcast_to(self.zero_point, self.scale.shape).astype(np.int64).tobytes(),
+            scale.astype(np.float32).tobytes(),
+            np.broadcast_to(zp, scale.shape).astype(np.int64).tobytes(),
             self.axis,
             self.block_size,
         )
@@ -97,18 +143,34 @@ class QParams:
     @property
     def scale_value(self) -> float:
         """The (first) scale as a Python float."""
-        return self.key[1] if self.scale.size == 1 else float(self.scale.reshape(-1)[0])
+        return self.key[1] if self.one_value else float(self.scale.reshape(-1)[0])
 
     @property
     def zero_point_value(self) -> int:
         """The (first) zero point as a Python int."""
-        return self.key[2] if self.scale.size == 1 else int(self.zero_point.reshape(-1)[0])
+        return self.key[2] if self.one_value else int(self.zero_point.reshape(-1)[0])
 
     def represented_range(self) -> tuple[float, float]:
         """The real-valued interval a per-tensor quantizer can represent."""
         qmin, qmax = QRANGE[self.dtype]
         s, z = self.scale_value, self.zero_point_value
         return s * (qmin - z), s * (qmax - z)
+
+    def __repr__(self) -> str:
+        if self.one_value:
+            return f"QParams({self.dtype}, scale={self.key[1]:.6g}, zero_point={self.key[2]})"
+        return f"QParams({self.dtype}, {self.scale.size} scales, axis={self.axis}, block_size={self.block_size})"
+
+
+_SCALAR_NP_TYPES = {
+    onnx.TensorProto.FLOAT: np.dtype("<f4"), onnx.TensorProto.FLOAT16: np.dtype("<f2"),
+    onnx.TensorProto.DOUBLE: np.dtype("<f8"), onnx.TensorProto.INT8: np.dtype("i1"),
+    onnx.TensorProto.UINT8: np.dtype("u1"), onnx.TensorProto.INT16: np.dtype("<i2"),
+    onnx.TensorProto.UINT16: np.dtype("<u2"), onnx.TensorProto.INT32: np.dtype("<i4"),
+}
+_SCALAR_FORMATS = {code: struct.Struct("<" + t.char) for code, t in _SCALAR_NP_TYPES.items()}
+_INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT16,
+                  onnx.TensorProto.INT32}
 
 
 class QdqNode:
@@ -273,6 +335,12 @@ def _read_params(
         hit = cache.get(key)
         if hit is not None:
             return hit
+        scale_tensor, zp_tensor = index.initializers.get(scale_name), index.initializers.get(zp_name)
+        if scale_tensor is not None and zp_tensor is not None:
+            params = QParams.from_scalar_tensors(scale_tensor, zp_tensor)
+            if params is not None:
+                cache[key] = params
+                return params
         scale, _ = index.const_entry(scale_name)
         zero_point, zp_type = index.const_entry(zp_name)
         params = None

@@ -21,7 +21,7 @@ def choose_params(group: ScaleGroup, policy: str) -> tuple[QParams, str]:
     """The parameters the group gets, and a short note on how they were chosen."""
     if policy not in POLICIES:
         raise InternalError(f"unknown policy {policy!r}")
-    members = [n.params for q in group.quantizers for n in q.nodes]
+    members = group.params
     note = "union of member ranges"
     if policy == "output":
         outputs = [n.params for q in group.quantizers if q.id in group.output_ids for n in q.nodes]

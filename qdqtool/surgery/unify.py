@@ -80,8 +80,8 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         else:
             params, action.how = choose_params(group, policy)
             action.action = "unified"
-        action.new_scale = float(params.scale.reshape(-1)[0])
-        action.new_zero_point = int(params.zero_point.reshape(-1)[0])
+        action.new_scale = params.scale_value
+        action.new_zero_point = params.zero_point_value
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
