@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import onnx
@@ -95,6 +95,11 @@ class GraphIndex:
         node_inputs = self.nodes[position].input
         current = self.inputs[position]
         consumers = self._consumers
+        end = slot + len(names)
+        if consumers is None and end <= len(current):  # the common case, kept short: merge rewires every member
+            node_inputs[slot:end] = names
+            current[slot:end] = names
+            return
         for k, name in enumerate(names, slot):
             old = current[k] if k < len(current) else None
             if old is None:
@@ -201,6 +206,11 @@ class _Initializers(Mapping):
     def get(self, name: str, default: onnx.TensorProto | None = None) -> onnx.TensorProto | None:
         position = self._position.get(name)  # (Mapping.get goes through an exception for a missing key)
         return default if position is None else self._tensors[position]
+
+    def positions(self, names: Iterable[str]) -> set[int]:
+        """Where the initializers among ``names`` sit in ``graph.initializer``."""
+        get = self._position.get
+        return {p for p in map(get, names) if p is not None}
 
     def position(self, name: str) -> int | None:
         """Where ``name`` sits in ``graph.initializer`` (valid until an initializer before it is removed)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from qdqtool.ir.index import GraphIndex
 
 _SUBGRAPH_OPS = ("If", "Loop", "Scan")
 
 
-def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) -> tuple[list[str], list[int]]:
+def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) -> tuple[set[str], list[int]]:
     """Delete the ``candidates`` nodes and ``detached`` constants that nothing reads any more.
 
     One pass over the index's input lists decides (after the edits, which went through
@@ -20,12 +22,11 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
         candidates (list[int]): Nodes whose readers were re-pointed elsewhere.
     """
     graph = index.graph
-    skip = set(candidates)
-    used: set[str] = set(index.graph_outputs)
-    update = used.update
-    for i, names in enumerate(index.inputs):
-        if i not in skip:
-            update(names)
+    inputs = index.inputs
+    bounds = [-1, *sorted(set(candidates)), len(inputs)]
+    others = chain.from_iterable(inputs[a + 1:b] for a, b in zip(bounds, bounds[1:]))  # every node but candidates
+    used = set(chain.from_iterable(others))
+    used |= index.graph_outputs
     if index.of_type(*_SUBGRAPH_OPS):
         used |= index.names_used_by_subgraphs()
     outputs = index.outputs
@@ -34,11 +35,10 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
     remove = set(dead_nodes) | {index.constant_nodes[n] for n in dead if n in index.constant_nodes}
     _delete_positions(graph.node, remove)
     if dead:
-        positions = [index.initializers.position(name) for name in dead]  # no walk over every initializer
-        _delete_positions(graph.initializer, {p for p in positions if p is not None})
+        _delete_positions(graph.initializer, index.initializers.positions(dead))  # no walk over every initializer
         for i in reversed([i for i, item in enumerate(graph.input) if item.name in dead]):  # IR < 4 lists them
             del graph.input[i]
-    return sorted(dead), dead_nodes
+    return dead, dead_nodes
 
 
 def _delete_positions(field, positions: set[int]) -> None:
