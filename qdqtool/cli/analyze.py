@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from pathlib import Path
 
 import click
 
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
-from qdqtool.cli.options import example_option, json_option, max_scale_ratio_option, model_or_example, target_option
+from qdqtool.cli.options import (
+    example_option,
+    json_option,
+    max_scale_ratio_option,
+    model_or_example,
+    target_option,
+    tool_version,
+)
 from qdqtool.engine.predictor.kernels import predict_kernels
 from qdqtool.io.onnx_io import load_model
 from qdqtool.report.console import terminal
@@ -53,7 +59,7 @@ def command(model: Path | None, example: bool, target: str | None, max_scale_rat
     analysis = find_scale_groups(loaded.model, rules, max_scale_ratio)
     kernels = predict_kernels(analysis, rules, max_scale_ratio=max_scale_ratio) if predict else None
     if as_json:
-        doc = analysis_dict(analysis, str(model), "analyze", version("qdqtool"), kernels)
+        doc = analysis_dict(analysis, str(model), "analyze", tool_version(), kernels)
         click.echo(json.dumps(doc, indent=2))
         return
     console = terminal()

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from importlib.metadata import version
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from qdqtool.cli.inspect import check_formats
-from qdqtool.cli.options import backend_option, build_options, build_options_from, json_option, markdown_option
+from qdqtool.cli.options import (
+    backend_option,
+    build_options,
+    build_options_from,
+    json_option,
+    markdown_option,
+    tool_version,
+)
 from qdqtool.engine.backends import ProgressSink, get_backend
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import summarize
@@ -88,7 +94,7 @@ def command(model: Path, backend: str, output: Path, as_json: bool, as_markdown:
     summary = summarize(report)
     if as_json:
         doc = inspect_document(report, summary)
-        doc.update(command="build", tool=f"qdqtool {version('qdqtool')}", output=str(output), files=list(chosen.files))
+        doc.update(command="build", tool=f"qdqtool {tool_version()}", output=str(output), files=list(chosen.files))
         click.echo(dumps(doc), nl=False)
     elif as_markdown:
         click.echo(inspect_markdown(report, summary), nl=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from pathlib import Path
 
 import click
@@ -21,6 +20,7 @@ from qdqtool.cli.options import (
     min_cosine_option,
     policy_option,
     target_option,
+    tool_version,
 )
 from qdqtool.engine.compare import CompareRequest, compare
 from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS
@@ -102,7 +102,7 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
     )
     with progress_display(not (as_json or as_markdown)) as progress:
         result = compare(request, progress)
-    document = compare_document(result, version("qdqtool"))
+    document = compare_document(result, tool_version())
     if keep is not None:
         write_text(keep / "compare.json", json.dumps(document, indent=2) + "\n")
     if as_json:

@@ -7,6 +7,7 @@ to import is replaced by a stub that explains why, so one broken command never t
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -69,7 +70,27 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI: exit 0 done, 1 a check failed, 2 bad input or usage (one line on stderr), 3 a bug."""
+    """Run the CLI: exit 0 done, 1 a check failed, 2 bad input or usage (one line on stderr), 3 a bug.
+
+    Args:
+        argv (list[str]): The arguments; None (the console script, ``python -m qdqtool``) reads ``sys.argv`` and
+            treats the process as qdqtool's own. Defaults to None.
+    """
+    own_process = argv is None
+    if own_process:
+        # One command per process, and what it allocates is freed by reference counting: Python's cycle
+        # collector would only re-scan the few hundred thousand small objects of a large graph (a tenth of a
+        # merge), and the interpreter's last collection at exit would walk every live object once more (frozen
+        # ones are skipped: another tenth of a second on a 45k-node graph).
+        gc.disable()
+    try:
+        _run(argv)
+    finally:
+        if own_process:
+            gc.freeze()
+
+
+def _run(argv: list[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("QDQTOOL_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]

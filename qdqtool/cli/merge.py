@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ from qdqtool.cli.options import (
     model_or_example,
     policy_option,
     target_option,
+    tool_version,
 )
 from qdqtool.errors import CheckFailed
 from qdqtool.examples import EXAMPLE
@@ -79,7 +79,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     result = outcome.result
     if as_json:
         doc = analysis_dict(result.analysis, f"example:{EXAMPLE}" if example else str(model), "merge",
-                            version("qdqtool"))
+                            tool_version())
         doc.update(
             actions=[action_dict(a) for a in result.actions],
             fixes=[fix_dict(f) for f in outcome.fixes],

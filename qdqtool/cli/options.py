@@ -165,3 +165,10 @@ def min_cosine_option(f):
         "--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
         help="The numeric check fails (exit 1) when the worst output slice falls below this cosine.",
     )(f)
+
+
+def tool_version() -> str:
+    """qdqtool's installed version (importlib.metadata costs 15 ms to import: only JSON output needs it)."""
+    from importlib.metadata import version
+
+    return version("qdqtool")

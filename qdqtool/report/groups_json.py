@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
-from qdqtool.engine.predictor.kernels import KernelCounts
 from qdqtool.surgery.placement import PlacementAction
 from qdqtool.surgery.unify import GroupAction
 from qdqtool.verify.numerics import NumericCheck
+
+if TYPE_CHECKING:  # the predictor is imported by the commands that predict
+    from qdqtool.engine.predictor.kernels import KernelCounts
 
 SCHEMA_VERSION = 1
 

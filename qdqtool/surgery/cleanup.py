@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, pairwise
 
 from qdqtool.ir.index import GraphIndex
 
@@ -24,7 +24,7 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
     graph = index.graph
     inputs = index.inputs
     bounds = [-1, *sorted(set(candidates)), len(inputs)]
-    others = chain.from_iterable(inputs[a + 1:b] for a, b in zip(bounds, bounds[1:]))  # every node but candidates
+    others = chain.from_iterable(inputs[a + 1:b] for a, b in pairwise(bounds))  # every node but the candidates
     used = set(chain.from_iterable(others))
     used |= index.graph_outputs
     if index.of_type(*_SUBGRAPH_OPS):
