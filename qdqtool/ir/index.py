@@ -26,7 +26,8 @@ class GraphIndex:
     One pass copies every node's op type, inputs and outputs into Python lists (``ops``, ``inputs``,
     ``outputs``): a protobuf field costs a fraction of a microsecond per read, and the analysis and the
     clean-up after an edit read them many times. Rewire node inputs with :meth:`set_input` so the lists
-    follow the graph; after any other structural edit (nodes added or removed) build a new index.
+    follow the graph. Once nodes are added or removed, ``nodes[i]`` no longer matches position ``i`` of the
+    lists (which still describe the nodes the index was built on): build a new index to go on.
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:

@@ -205,7 +205,7 @@ class QdqNode:
 
     @property
     def name(self) -> str:
-        return self.node.name or self.output
+        return self.node.name or self.node.output[0]
 
     @property
     def is_q(self) -> bool:

@@ -125,6 +125,24 @@ def test_dedupe_merges_duplicate_sibling_qs_and_keeps_dedicated_dqs():
     assert sum(n.input[0] == "stem_out" for n in undeduped.graph.node if n.op_type == "QuantizeLinear") == 3
 
 
+def test_unnamed_members_keep_their_names_and_inputs_after_nodes_are_removed():
+    model = M.fan_out("int8", variant="siblings")
+    for node in model.graph.node:
+        node.name = ""  # names then come from each node's output, which the removal of nodes must not shift
+    before = {g.id: (g.nodes, [(n.scale_name, n.zero_point_name) for q in g.quantizers for n in q.nodes])
+              for g in find_scale_groups(copy(model), TRT).groups}
+    result = merge_scales(model, TRT)
+    assert result.deduplicated
+    outputs = {n.output[0] for n in model.graph.node} | set(result.deduplicated)
+    for group in result.analysis.groups:
+        assert group.nodes == before[group.id][0]
+        assert set(group.nodes) <= outputs
+        after = [(n.scale_name, n.zero_point_name) for q in group.quantizers for n in q.nodes]
+        kept = [pair for pair, q in zip(after, [n for q in group.quantizers for n in q.nodes], strict=True)
+                if q.name not in result.deduplicated]
+        assert len(set(kept)) == 1 and kept[0] != before[group.id][1][0]  # one shared pair, the group's own
+
+
 def test_union_of_ranges_for_uint8():
     a = QParams(np.array(0.1, np.float32), np.array(128, np.uint8), "uint8")  # [-12.8, 12.7]
     b = QParams(np.array(0.05, np.float32), np.array(0, np.uint8), "uint8")  # [0, 12.75]
