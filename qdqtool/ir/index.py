@@ -125,10 +125,12 @@ class GraphIndex:
 
     def const_dtype(self, name: str) -> int | None:
         """The ONNX element type of a constant tensor, or None."""
-        if name in self._const_cache:
-            return self._const_cache[name][1]
-        if name in self.initializers:
-            return self.initializers[name].data_type
+        cached = self._const_cache.get(name)
+        if cached is not None:
+            return cached[1]
+        position = self._initializer_position(name)
+        if position is not None:
+            return self._initializer_list[position].data_type
         tensor = self._constant_node_tensor(name)
         return None if tensor is None else tensor.data_type
 

@@ -180,8 +180,10 @@ class QdqNode:
 
     def __init__(
         self, index: int, node: onnx.NodeProto, graph: GraphIndex,
-        input_dtype: str | Callable[[], str | None] | None = None,
+        input_dtype: str | QdqNode | Callable[[], str | None] | None = None,
     ) -> None:
+        """``input_dtype``: the integer type a DQ reads (what a DQ without zero point dequantizes), or the Q whose
+        output it reads."""
         self.index = index
         self.node = node
         self._graph = graph
@@ -194,9 +196,16 @@ class QdqNode:
         """Scale, zero point and type; None when the scale is not a constant."""
         if not self._read:
             graph = self._graph
-            self._params = _read_params(graph, self.node, graph.inputs[self.index], self._input_dtype)
+            dtype = self._input_dtype
+            if type(dtype) is QdqNode:  # a DQ of this Q: read the Q's type only if this DQ needs it
+                dtype = dtype._produced_dtype
+            self._params = _read_params(graph, self.node, graph.inputs[self.index], dtype)
             self._read = True
         return self._params
+
+    def _produced_dtype(self) -> str | None:
+        params = self.params
+        return params.dtype if params is not None else None
 
     @property
     def scale_value(self) -> float:
@@ -300,7 +309,8 @@ def quantized_type(
 
     ``input_dtype`` (or a function giving it, called only when needed) is the type a DQ without zero point reads.
     """
-    attrs = _int_attrs(node) if attrs is None else attrs
+    if attrs is None:  # only the two attributes that matter here (most weight Q/DQ carry an axis)
+        attrs = {a.name: a.i for a in node.attribute if a.name in ("block_size", "output_dtype")}
     inputs = node.input
     zp_name = inputs[2] if len(inputs) > 2 else ""
     if zp_name:
@@ -406,7 +416,7 @@ def find_quantizers(index: GraphIndex) -> list[Quantizer]:
         source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:
-            owner.dqs.append(QdqNode(i, node, index, owner.q_dtype))
+            owner.dqs.append(QdqNode(i, node, index, owner.q))
         else:
             dq = QdqNode(i, node, index, input_dtype(index, source))
             quantizers.append(Quantizer(len(quantizers), None, [dq], None, source in constants))
