@@ -163,41 +163,38 @@ def find_scale_groups(
 
     # 1. look-through ops: a tensor and the tensor after a float-only op are one place
     through = UnionFind()
-    look_through = [
-        i for i in index.of_type(*rules.look_through.ops)
-        if rules.look_through.applies_to(index.nodes[i], index)
-    ]
+    look_through = [i for i in index.of_type(*rules.look_through.ops) if rules.look_through.applies_at(index, i)]
     for i in look_through:
         through.union(inputs_of[i][0], outputs_of[i][0])
     place = through.find
-    readers: dict[str, list[Quantizer]] = defaultdict(list)
-    producers: dict[str, list[Quantizer]] = defaultdict(list)
-    for q in active:
-        if q.input is not None:
-            readers[place(q.input)].append(q)
-        for out in q.outputs:
-            producers[place(out)].append(q)
 
     # 2. domains: look-through places, joined by quantizers and by the op rules
     domains = UnionFind()
     join = domains.union
     for i in look_through:
         join(inputs_of[i][0], outputs_of[i][0])
+    readers: dict[str, list[Quantizer]] = defaultdict(list)  # place -> the quantizers reading it
+    producers: dict[str, list[Quantizer]] = defaultdict(list)  # place -> the quantizers whose DQs make it
     for q in active:
-        if q.input is not None:
-            for out in q.outputs:
-                join(q.input, out)
+        source = q.input
+        if source is not None:
+            readers[place(source)].append(q)
+        for out in q.outputs:
+            producers[place(out)].append(q)
+            if source is not None:
+                join(source, out)
     hits: list[tuple[str, int, list[str], list[str]]] = []  # (rule id, node position, joined, outputs)
     findings: list[Finding] = []
     for rule in rules.op_rules:
+        applies, select_inputs, select_outputs = rule.applies_at, rule.selected_inputs, rule.selected_outputs
+        all_quantized = rule.require == "all-inputs-quantized"
         for i in index.of_type(*rule.ops):
-            if not rule.applies_to(index.nodes[i], index):
+            if not applies(index, i):
                 continue
-            inputs = rule.selected_inputs(inputs_of[i], index)
-            if rule.require == "all-inputs-quantized":
-                if len(inputs) < 2 or not all(_from_dq(index, rules, t) for t in inputs):
-                    continue  # partial quantization is a placement question, see _placement
-            outputs = rule.selected_outputs(outputs_of[i])
+            inputs = select_inputs(inputs_of[i], index)
+            if all_quantized and (len(inputs) < 2 or not all(_from_dq(index, rules, t) for t in inputs)):
+                continue  # partial quantization is a placement question, see _placement
+            outputs = select_outputs(outputs_of[i])
             tensors = inputs + outputs
             if not tensors:
                 continue
@@ -225,8 +222,7 @@ def find_scale_groups(
     # directly or through a quantizer (Resize -> Q/DQ -> Concat).
     rule_inputs = {place(t) for _, _, tensors, outputs in hits for t in tensors if t not in outputs}
     interior = rule_inputs | {
-        at for at, qs in readers.items()
-        if any(place(o) in rule_inputs for q in qs for o in q.outputs)
+        place(q.input) for at in rule_inputs for q in producers.get(at, ()) if q.input is not None
     }
     for rule_id, i, tensors, outputs in hits:
         root = root_of(tensors[0])
@@ -282,9 +278,8 @@ def _first_position(q: Quantizer) -> int:
 
 def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     """Set the group's status: consistent, mismatched (fixable) or refused (with reasons)."""
-    params = group.params
-    first = params[0].key
-    if all(p.key == first for p in params):
+    keys = [p.key for p in group.params]
+    if keys.count(keys[0]) == len(keys):
         group.status = GroupStatus.CONSISTENT
         return
     reasons = []

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 
 from qdqtool.errors import BadInputError
-from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.index import DEFAULT_DOMAINS, GraphIndex
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,10 +65,18 @@ class Rule:
     when: dict[str, Condition] = field(default_factory=dict)
 
     def applies_to(self, node: onnx.NodeProto, index: GraphIndex) -> bool:
-        if node.op_type not in self.ops or node.domain not in ("", "ai.onnx"):
+        if node.op_type not in self.ops or node.domain not in DEFAULT_DOMAINS:
             return False
         condition = self.when.get(node.op_type)
         return condition is None or condition.holds(node, index)
+
+    def applies_at(self, index: GraphIndex, position: int) -> bool:
+        """:meth:`applies_to` for the node at ``position``, read from the index (the node only for conditions)."""
+        op = index.ops[position]
+        if op not in self.ops or index.domains[position] not in DEFAULT_DOMAINS:
+            return False
+        condition = self.when.get(op)
+        return condition is None or condition.holds(index.nodes[position], index)
 
     def selected_inputs(self, names: list[str], index: GraphIndex) -> list[str]:
         """The inputs (of a node's input names) this rule joins: the selected, non-constant ones."""

@@ -19,6 +19,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+DEFAULT_DOMAINS = ("", "ai.onnx")  # the standard ONNX operator set
+
 
 class GraphIndex:
     """Index over the main graph of a model.
@@ -38,11 +40,13 @@ class GraphIndex:
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
         )
         self.ops: list[str] = []
+        self.domains: list[str] = []
         self.inputs: list[list[str]] = []  # node position -> its input names ("" for an omitted input)
         self.outputs: list[list[str]] = []
-        ops, inputs, outputs = self.ops.append, self.inputs.append, self.outputs.append
+        ops, domains, inputs, outputs = self.ops.append, self.domains.append, self.inputs.append, self.outputs.append
         for node in self.nodes:  # slicing a repeated field copies it in C: the cheapest read there is
             ops(node.op_type)
+            domains(node.domain)
             inputs(node.input[:])
             outputs(node.output[:])
         self.by_op: dict[str, list[int]] = defaultdict(list)
@@ -55,7 +59,7 @@ class GraphIndex:
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
         for i in self.by_op.get("Constant", ()):
-            if self.nodes[i].domain in ("", "ai.onnx"):
+            if self.domains[i] in DEFAULT_DOMAINS:
                 self.constant_nodes[self.outputs[i][0]] = i
         self._producer: dict[str, int] | None = None
         self._consumers: dict[str, list[int]] | None = None

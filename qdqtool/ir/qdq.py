@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
-from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.index import DEFAULT_DOMAINS, GraphIndex
 
 # ONNX element type -> short name used in reports and rules
 DTYPE_NAMES = {
@@ -40,15 +40,14 @@ DTYPE_CODES = {name: code for code, name in DTYPE_NAMES.items()}
 # integer range of the dtypes whose scales qdqtool unifies
 QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
 
-_DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def is_q(node: onnx.NodeProto) -> bool:
-    return node.op_type == "QuantizeLinear" and node.domain in _DEFAULT_DOMAINS
+    return node.op_type == "QuantizeLinear" and node.domain in DEFAULT_DOMAINS
 
 
 def is_dq(node: onnx.NodeProto) -> bool:
-    return node.op_type == "DequantizeLinear" and node.domain in _DEFAULT_DOMAINS
+    return node.op_type == "DequantizeLinear" and node.domain in DEFAULT_DOMAINS
 
 
 class QParams:
@@ -153,8 +152,19 @@ class QParams:
     def represented_range(self) -> tuple[float, float]:
         """The real-valued interval a per-tensor quantizer can represent."""
         qmin, qmax = QRANGE[self.dtype]
-        s, z = self.scale_value, self.zero_point_value
+        if self.one_value:
+            _, s, z, _, _ = self.key
+        else:
+            s, z = self.scale_value, self.zero_point_value
         return s * (qmin - z), s * (qmax - z)
+
+    def raw_scalars(self) -> tuple[int, bytes, int, bytes] | None:
+        """(scale type, scale bytes, zero-point type, zero-point bytes) as read from the graph, for parameters
+        made by :meth:`from_scalar_tensors`; None otherwise."""
+        if self._raw is None:
+            return None
+        scale_raw, scale_type, _, zp_raw, zp_type, _ = self._raw
+        return scale_type, scale_raw, zp_type, zp_raw
 
     def __repr__(self) -> str:
         if self.one_value:
@@ -399,20 +409,19 @@ def find_quantizers(index: GraphIndex) -> list[Quantizer]:
     # the hot loop of large graphs: every protobuf field is read once, into locals
     quantizers: list[Quantizer] = []
     by_output: dict[str, Quantizer] = {}
-    nodes, inputs, outputs = index.nodes, index.inputs, index.outputs
+    nodes, inputs, outputs, domains = index.nodes, index.inputs, index.outputs, index.domains
     constants = index.initializers.keys() | index.constant_nodes.keys()
     for i in index.of_type("QuantizeLinear"):
-        node = nodes[i]
-        if node.domain not in _DEFAULT_DOMAINS:
+        if domains[i] not in DEFAULT_DOMAINS:
             continue
         source = inputs[i][0]
-        q = Quantizer(len(quantizers), QdqNode(i, node, index), None, source, source in constants)
+        q = Quantizer(len(quantizers), QdqNode(i, nodes[i], index), None, source, source in constants)
         quantizers.append(q)
         by_output[outputs[i][0]] = q
     for i in index.of_type("DequantizeLinear"):
-        node = nodes[i]
-        if node.domain not in _DEFAULT_DOMAINS:
+        if domains[i] not in DEFAULT_DOMAINS:
             continue
+        node = nodes[i]
         source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:

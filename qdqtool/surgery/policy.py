@@ -39,8 +39,8 @@ def union_of_ranges(members: list[QParams]) -> QParams:
     merging twice changes nothing and symmetric int8 gets exactly the largest existing scale.
     """
     ranges = [p.represented_range() for p in members]
-    lo = min(r[0] for r in ranges)
-    hi = max(r[1] for r in ranges)
+    lo = min([r[0] for r in ranges])
+    hi = max([r[1] for r in ranges])
     for p, (plo, phi) in zip(members, ranges, strict=True):
         if plo <= lo and phi >= hi:
             return p

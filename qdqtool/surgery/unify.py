@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
+from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import DTYPE_CODES, QParams
 from qdqtool.surgery.policy import choose_params
 
@@ -66,7 +67,7 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         policy (str): ``"max"`` or ``"output"`` (see ``qdqtool.surgery.policy``). Defaults to ``"max"``.
     """
     index = analysis.index
-    taken = set(index.initializers) | set(index.constant_nodes) | index.graph_inputs
+    taken = _Taken(index)
     detached: set[str] = set()
     actions = []
     new_initializers = []
@@ -103,6 +104,11 @@ def _action_for(group: ScaleGroup) -> GroupAction:
 
 def _initializers(params: QParams, scale_name: str, zp_name: str) -> list[onnx.TensorProto]:
     """Scalar scale (in the members' float type) and zero point, as raw-data initializers."""
+    raw = params.raw_scalars()
+    if raw is not None and raw[2] == DTYPE_CODES[params.dtype]:  # a member's own bytes: nothing to convert
+        scale_type, scale_raw, zp_type, zp_raw = raw
+        return [onnx.TensorProto(name=scale_name, data_type=scale_type, raw_data=scale_raw),
+                onnx.TensorProto(name=zp_name, data_type=zp_type, raw_data=zp_raw)]
     scale_array = np.asarray(params.scale).reshape(())
     scale = onnx.TensorProto(
         name=scale_name, data_type=onnx.helper.np_dtype_to_tensor_dtype(scale_array.dtype),
@@ -116,7 +122,23 @@ def _initializers(params: QParams, scale_name: str, zp_name: str) -> list[onnx.T
     return [scale, zp]
 
 
-def _unique(name: str, taken: set[str]) -> str:
+class _Taken:
+    """The tensor names in use: initializers, Constant outputs, graph inputs, and the names given out here."""
+
+    def __init__(self, index: GraphIndex) -> None:
+        self._index = index
+        self._given: set[str] = set()
+
+    def __contains__(self, name: str) -> bool:
+        index = self._index
+        return (name in self._given or name in index.initializers or name in index.constant_nodes
+                or name in index.graph_inputs)
+
+    def add(self, name: str) -> None:
+        self._given.add(name)
+
+
+def _unique(name: str, taken: set[str] | _Taken) -> str:
     candidate, n = name, 1
     while candidate in taken:
         n += 1
