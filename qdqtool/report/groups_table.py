@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
-from qdqtool.engine.predictor.kernels import KernelCounts
 from qdqtool.surgery.placement import PlacementAction
 from qdqtool.surgery.unify import GroupAction
 from qdqtool.verify.numerics import NumericCheck
+
+if TYPE_CHECKING:  # the predictor is imported by the commands that predict
+    from qdqtool.engine.predictor.kernels import KernelCounts
 
 _STATUS_STYLE = {GroupStatus.CONSISTENT: "green", GroupStatus.MISMATCHED: "yellow", GroupStatus.REFUSED: "red"}
 
