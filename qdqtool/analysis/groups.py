@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import partial
 
 import numpy as np
 import onnx
@@ -278,23 +277,26 @@ def _first_position(q: Quantizer) -> int:
 
 def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     """Set the group's status: consistent, mismatched (fixable) or refused (with reasons)."""
-    keys = [p.key for p in group.params]
+    params = group.params
+    keys = [p.key for p in params]
     if keys.count(keys[0]) == len(keys):
         group.status = GroupStatus.CONSISTENT
         return
     reasons = []
+    if all(p.one_value for p in params):  # per tensor: type, scale and zero point are all in the keys
+        dtypes, zps, scales = sorted({k[0] for k in keys}), sorted({k[2] for k in keys}), [k[1] for k in keys]
+    else:
+        dtypes, zps, scales = group.dtypes, group.zero_points, group.scales
     per_channel = [q.name for q in group.quantizers if not q.params.per_tensor]
     if per_channel:
         reasons.append(f"per-channel activation quantization ({', '.join(per_channel)}) cannot share one scale")
-    if len(group.dtypes) > 1:
-        reasons.append(f"members have different types ({', '.join(group.dtypes)})")
-    zps = group.zero_points
+    if len(dtypes) > 1:
+        reasons.append(f"members have different types ({', '.join(dtypes)})")
     if rules.symmetric and len(zps) > 1 and any(zps):
         reasons.append(f"zero points differ ({', '.join(map(str, zps))}); {rules.name} needs symmetric quantization")
     fixed = [q.name for q in group.quantizers if q.fixed_source]
     if fixed:
         reasons.append(f"{', '.join(fixed)} dequantize integer data from outside the graph; their scale is fixed")
-    scales = group.scales
     ratio = _ratio(scales)
     if ratio > ratio_limit:
         smallest = min(scales)
@@ -381,7 +383,9 @@ def _notes(index: GraphIndex, quantizers: list[Quantizer]) -> list[str]:
     for q in quantizers:
         first = q.nodes[0]
         if q.is_weight:  # weights are never grouped: only their type matters here, read cheaply
-            dtype, block_size = quantized_type(index, first.node, partial(input_dtype, index, first.inputs[0]))
+            inputs = first.inputs
+            read = input_dtype(index, inputs[0]) if len(inputs) < 3 or not inputs[2] else None  # a DQ of int data
+            dtype, block_size = quantized_type(index, first.node, read, inputs=inputs)
             computed = False
         else:
             p = first.params

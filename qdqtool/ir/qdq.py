@@ -186,7 +186,7 @@ _INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProt
 class QdqNode:
     """A QuantizeLinear or DequantizeLinear node; its parameters are read from the graph on first use."""
 
-    __slots__ = ("index", "node", "_graph", "_input_dtype", "_params", "_read")
+    __slots__ = ("index", "node", "_graph", "_input_dtype", "_params", "_read", "_attributes")
 
     def __init__(
         self, index: int, node: onnx.NodeProto, graph: GraphIndex,
@@ -200,6 +200,7 @@ class QdqNode:
         self._input_dtype = input_dtype
         self._read = False
         self._params: QParams | None = None
+        self._attributes: bool | None = None
 
     @property
     def params(self) -> QParams | None:
@@ -209,9 +210,16 @@ class QdqNode:
             dtype = self._input_dtype
             if type(dtype) is QdqNode:  # a DQ of this Q: read the Q's type only if this DQ needs it
                 dtype = dtype._produced_dtype
-            self._params = _read_params(graph, self.node, graph.inputs[self.index], dtype)
+            self._params = _read_params(graph, self.node, graph.inputs[self.index], dtype, self.has_attributes)
             self._read = True
         return self._params
+
+    @property
+    def has_attributes(self) -> bool:
+        """The node carries attributes (axis, block_size, output_dtype, saturate). Read once."""
+        if self._attributes is None:
+            self._attributes = len(self.node.attribute) > 0
+        return self._attributes
 
     def _produced_dtype(self) -> str | None:
         params = self.params
@@ -275,7 +283,11 @@ class Quantizer:
     def finish(self) -> None:
         """Recompute ``nodes`` and ``outputs`` after DQs were added."""
         self.nodes = ([self.q] if self.q else []) + self.dqs
-        self.outputs = [dq.output for dq in self.dqs]
+        if self.dqs:
+            outputs = self.dqs[0]._graph.outputs
+            self.outputs = [outputs[dq.index][0] for dq in self.dqs]
+        else:
+            self.outputs = []
 
     def __repr__(self) -> str:
         return f"Quantizer({self.id}, {self.name!r})"
@@ -313,15 +325,17 @@ def _int_attrs(node: onnx.NodeProto) -> dict[str, int]:
 
 def quantized_type(
     index: GraphIndex, node: onnx.NodeProto, input_dtype: str | Callable[[], str | None] | None = None,
-    attrs: dict[str, int] | None = None,
+    attrs: dict[str, int] | None = None, inputs: list[str] | None = None,
 ) -> tuple[str, int]:
     """(type name, block size) of a Q/DQ node, read without touching the scale or zero-point values.
 
-    ``input_dtype`` (or a function giving it, called only when needed) is the type a DQ without zero point reads.
+    ``input_dtype`` (or a function giving it, called only when needed) is the type a DQ without zero point reads;
+    ``inputs`` the node's input names when the caller has them.
     """
     if attrs is None:  # only the two attributes that matter here (most weight Q/DQ carry an axis)
         attrs = {a.name: a.i for a in node.attribute if a.name in ("block_size", "output_dtype")}
-    inputs = node.input
+    if inputs is None:
+        inputs = node.input
     zp_name = inputs[2] if len(inputs) > 2 else ""
     if zp_name:
         dtype = DTYPE_NAMES.get(index.const_dtype(zp_name), "unknown")
@@ -341,15 +355,18 @@ def read_params(
     Memoised per graph on what determines the answer, so a Q and its DQ reading the same constants cost one
     read (this is the hot path of the analysis on large graphs).
     """
-    return _read_params(index, node, node.input, input_dtype)
+    return _read_params(index, node, node.input[:], input_dtype)
 
 
 def _read_params(
-    index: GraphIndex, node: onnx.NodeProto, inputs, input_dtype: str | Callable[[], str | None] | None
+    index: GraphIndex, node: onnx.NodeProto, inputs, input_dtype: str | Callable[[], str | None] | None,
+    has_attributes: bool | None = None,
 ) -> QParams | None:
-    """:func:`read_params` with the node's input names given (the index holds them as a list)."""
+    """:func:`read_params` with the node's input names (the index holds them) and whether it has attributes."""
     cache = index.memo.setdefault("qparams", {})
-    if len(inputs) == 3 and inputs[2] and not node.attribute:  # the common case: zero point, no attributes
+    if has_attributes is None:
+        has_attributes = len(node.attribute) > 0
+    if len(inputs) == 3 and inputs[2] and not has_attributes:  # the common case: zero point, no attributes
         scale_name, zp_name = inputs[1], inputs[2]
         key: tuple = (scale_name, zp_name)
         hit = cache.get(key)

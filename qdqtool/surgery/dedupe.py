@@ -25,9 +25,8 @@ def repoint_duplicate_quantizers(analysis: Analysis) -> list[int]:
         q = quantizer.q
         if q is None or quantizer.is_weight:
             continue
-        node = q.node
-        attrs = tuple(sorted((a.name, a.SerializeToString()) for a in node.attribute)) if node.attribute else ()
-        by_signature[(tuple(q.inputs), attrs)].append(quantizer)  # (find_quantizers keeps the default domain only)
+        attrs = tuple(sorted((a.name, a.SerializeToString()) for a in q.node.attribute)) if q.has_attributes else ()
+        by_signature[(*q.inputs, attrs)].append(quantizer)  # (find_quantizers keeps the default domain only)
     duplicates: list[int] = []
     for quantizers in by_signature.values():
         if len(quantizers) < 2:

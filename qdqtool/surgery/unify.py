@@ -68,6 +68,7 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
     """
     index = analysis.index
     taken = _Taken(index)
+    inputs_of, set_input = index.inputs, index.set_input
     detached: set[str] = set()
     actions = []
     new_initializers = []
@@ -86,14 +87,14 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
-        set_input = index.set_input
         for q in group.quantizers:
             for member in q.nodes:
-                inputs = member.inputs
+                position = member.index
+                inputs = inputs_of[position]
                 detached.add(inputs[1])
                 if len(inputs) > 2 and inputs[2]:
                     detached.add(inputs[2])
-                set_input(member.index, 1, scale_name, zp_name)  # (zp appended when it was omitted)
+                set_input(position, 1, scale_name, zp_name)  # (zp appended when it was omitted)
     index.graph.initializer.extend(new_initializers)
     return Unification(actions=actions, detached=detached)
 
