@@ -17,12 +17,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
-from qdqtool.surgery.placement import PlacementAction
 from qdqtool.surgery.unify import GroupAction
-from qdqtool.verify.numerics import NumericCheck
 
-if TYPE_CHECKING:  # the predictor is imported by the commands that predict
+if TYPE_CHECKING:  # for type hints only: each is imported by the command that uses it
     from qdqtool.engine.predictor.kernels import KernelCounts
+    from qdqtool.surgery.placement import PlacementAction
+    from qdqtool.verify.numerics import NumericCheck
 
 SCHEMA_VERSION = 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 
@@ -12,9 +13,11 @@ from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError, InternalError
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
-from qdqtool.surgery.placement import PlacementAction, apply_fixes
 from qdqtool.verify.inputs import check_input_shapes, load_npz, random_inputs
-from qdqtool.verify.numerics import NumericCheck, compare_models
+
+if TYPE_CHECKING:  # imported when used: --fix and the numeric check are optional steps
+    from qdqtool.surgery.placement import PlacementAction
+    from qdqtool.verify.numerics import NumericCheck
 
 
 @dataclass
@@ -75,7 +78,11 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
     rules = load_rules(request.target)
     loaded = load_model(request.model)
     check_input_shapes(loaded.model, request.input_shapes)  # a wrong option is wrong in a dry run too
-    fixes = apply_fixes(loaded.model, rules, request.fixes) if request.fixes else []
+    fixes = []
+    if request.fixes:
+        from qdqtool.surgery.placement import apply_fixes
+
+        fixes = apply_fixes(loaded.model, rules, request.fixes)
     result = merge_scales(loaded.model, rules, request.policy, request.dedupe, request.max_scale_ratio)
     if request.dry_run or not result.analysis.has_qdq:
         return MergeOutcome(request=request, result=result, check=None, written=[], fixes=fixes)
@@ -136,6 +143,8 @@ def _checker(merged: Path, original: Path) -> list[str]:
 
 
 def _check(request: MergeRequest, merged: Path) -> NumericCheck:
+    from qdqtool.verify.numerics import compare_models
+
     # the input's structure only (weights stay on disk): for its input shapes and its output Concats
     reference = onnx.load(str(request.model), load_external_data=False)
     if request.inputs is not None:
