@@ -20,13 +20,18 @@ def repoint_duplicate_quantizers(analysis: Analysis) -> list[int]:
     the returned nodes that nothing reads any more (``qdqtool.surgery.cleanup.remove_dead``).
     """
     index = analysis.index
-    by_signature: dict[tuple, list] = defaultdict(list)
+    by_input: dict[str, list] = defaultdict(list)  # only Qs reading one tensor can be duplicates
     for quantizer in analysis.quantizers:
-        q = quantizer.q
-        if q is None or quantizer.is_weight:
+        if quantizer.q is not None and not quantizer.is_weight:
+            by_input[quantizer.input].append(quantizer)
+    by_signature: dict[tuple, list] = defaultdict(list)
+    for siblings in by_input.values():
+        if len(siblings) < 2:
             continue
-        attrs = tuple(sorted((a.name, a.SerializeToString()) for a in q.node.attribute)) if q.has_attributes else ()
-        by_signature[(*q.inputs, attrs)].append(quantizer)  # (find_quantizers keeps the default domain only)
+        for quantizer in siblings:
+            q = quantizer.q
+            attrs = tuple(sorted((a.name, a.SerializeToString()) for a in q.node.attribute)) if q.has_attributes else ()
+            by_signature[(*q.inputs, attrs)].append(quantizer)  # (find_quantizers keeps the default domain only)
     duplicates: list[int] = []
     for quantizers in by_signature.values():
         if len(quantizers) < 2:
