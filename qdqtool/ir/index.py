@@ -53,8 +53,6 @@ class GraphIndex:
         for i, op in enumerate(self.ops):
             self.by_op[op].append(i)
         self.initializers: _Initializers = _Initializers(self.graph)
-        self._initializer_position = self.initializers.position
-        self._initializer_list = self.graph.initializer
         self.graph_inputs = {v.name for v in self.graph.input} - set(self.initializers)
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
@@ -118,6 +116,18 @@ class GraphIndex:
                     consumers[old].remove(position)
                 bisect.insort(consumers.setdefault(name, []), position)
 
+    def set_inputs(self, positions: Iterable[int], slot: int, *names: str) -> None:
+        """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""
+        end = slot + len(names)
+        nodes, inputs = self.nodes, self.inputs
+        for position in positions:
+            current = inputs[position]
+            if self._consumers is None and end <= len(current):
+                nodes[position].input[slot:end] = names
+                current[slot:end] = names
+            else:
+                self.set_input(position, slot, *names)
+
     # ---- constants -------------------------------------------------------------------------------
     def is_constant(self, name: str) -> bool:
         """True for initializers and Constant-node outputs (not graph inputs that shadow an initializer)."""
@@ -132,9 +142,9 @@ class GraphIndex:
         cached = self._const_cache.get(name)
         if cached is not None:
             return cached[1]
-        position = self._initializer_position(name)
+        position = self.initializers.where.get(name)
         if position is not None:
-            return self._initializer_list[position].data_type
+            return self.initializers.tensors[position].data_type
         tensor = self._constant_node_tensor(name)
         return None if tensor is None else tensor.data_type
 
@@ -148,9 +158,9 @@ class GraphIndex:
         if cached is not None:
             return cached
         entry: tuple[np.ndarray | None, int | None] = (None, None)
-        position = self._initializer_position(name)
+        position = self.initializers.where.get(name)
         if position is not None:
-            tensor = self._initializer_list[position]
+            tensor = self.initializers.tensors[position]
             entry = (tensor_to_array(tensor), tensor.data_type)
         elif name in self.constant_nodes:
             node = self.nodes[self.constant_nodes[name]]
@@ -192,36 +202,40 @@ class GraphIndex:
 
 
 class _Initializers(Mapping):
-    """Initializers by name. Only the names are read up front: wrapping every TensorProto costs far more."""
+    """Initializers by name. Only the names are read up front: wrapping every TensorProto costs far more.
+
+    ``where`` (name -> position) and ``tensors`` (the repeated field) are there for hot loops that cannot
+    afford a method call per lookup; positions hold until an initializer is removed.
+    """
 
     def __init__(self, graph: onnx.GraphProto) -> None:
-        self._tensors = graph.initializer
-        self._position = {name: i for i, name in enumerate([t.name for t in graph.initializer])}
+        self.tensors = graph.initializer
+        self.where: dict[str, int] = {name: i for i, name in enumerate([t.name for t in graph.initializer])}
 
     def __getitem__(self, name: str) -> onnx.TensorProto:
-        return self._tensors[self._position[name]]
+        return self.tensors[self.where[name]]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._position
+        return name in self.where
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._position)
+        return iter(self.where)
 
     def __len__(self) -> int:
-        return len(self._position)
+        return len(self.where)
 
     def get(self, name: str, default: onnx.TensorProto | None = None) -> onnx.TensorProto | None:
-        position = self._position.get(name)  # (Mapping.get goes through an exception for a missing key)
-        return default if position is None else self._tensors[position]
+        position = self.where.get(name)  # (Mapping.get goes through an exception for a missing key)
+        return default if position is None else self.tensors[position]
 
     def positions(self, names: Iterable[str]) -> set[int]:
         """Where the initializers among ``names`` sit in ``graph.initializer``."""
-        get = self._position.get
+        get = self.where.get
         return {p for p in map(get, names) if p is not None}
 
     def position(self, name: str) -> int | None:
         """Where ``name`` sits in ``graph.initializer`` (valid until an initializer before it is removed)."""
-        return self._position.get(name)
+        return self.where.get(name)
 
 
 # element types whose raw bytes numpy reads directly (little-endian, as ONNX stores them)

@@ -372,9 +372,10 @@ def _read_params(
         hit = cache.get(key)
         if hit is not None:
             return hit
-        scale_tensor, zp_tensor = index.initializers.get(scale_name), index.initializers.get(zp_name)
-        if scale_tensor is not None and zp_tensor is not None:
-            params = QParams.from_scalar_tensors(scale_tensor, zp_tensor)
+        initializers = index.initializers
+        scale_at, zp_at = initializers.where.get(scale_name), initializers.where.get(zp_name)
+        if scale_at is not None and zp_at is not None:
+            params = QParams.from_scalar_tensors(initializers.tensors[scale_at], initializers.tensors[zp_at])
             if params is not None:
                 cache[key] = params
                 return params

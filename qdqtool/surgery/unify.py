@@ -68,7 +68,7 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
     """
     index = analysis.index
     taken = _Taken(index)
-    inputs_of, set_input = index.inputs, index.set_input
+    inputs_of = index.inputs
     detached: set[str] = set()
     actions = []
     new_initializers = []
@@ -87,15 +87,12 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
-        for q in group.quantizers:
-            for member in q.nodes:
-                position = member.index
-                inputs = inputs_of[position]
-                detached.add(inputs[1])
-                if len(inputs) > 2 and inputs[2]:
-                    detached.add(inputs[2])
-                set_input(position, 1, scale_name, zp_name)  # (zp appended when it was omitted)
+        members = [member.index for q in group.quantizers for member in q.nodes]
+        for position in members:
+            detached.update(inputs_of[position][1:3])
+        index.set_inputs(members, 1, scale_name, zp_name)  # (zp appended where it was omitted)
     index.graph.initializer.extend(new_initializers)
+    detached.discard("")  # (an omitted zero point)
     return Unification(actions=actions, detached=detached)
 
 
