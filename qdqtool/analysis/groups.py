@@ -165,7 +165,7 @@ def find_scale_groups(
     look_through = [i for i in index.of_type(*rules.look_through.ops) if rules.look_through.applies_at(index, i)]
     for i in look_through:
         through.union(inputs_of[i][0], outputs_of[i][0])
-    place = through.find
+    places = through.roots()  # tensor -> its place; places.get(t, t) for any tensor (no call: hot loops below)
 
     # 2. domains: look-through places, joined by quantizers and by the op rules
     domains = UnionFind()
@@ -177,9 +177,9 @@ def find_scale_groups(
     for q in active:
         source = q.input
         if source is not None:
-            readers[place(source)].append(q)
+            readers[places.get(source, source)].append(q)
         for out in q.outputs:
-            producers[place(out)].append(q)
+            producers[places.get(out, out)].append(q)
             if source is not None:
                 join(source, out)
     hits: list[tuple[str, int, list[str], list[str]]] = []  # (rule id, node position, joined, outputs)
@@ -201,7 +201,7 @@ def find_scale_groups(
             for t in tensors[1:]:
                 join(first, t)
             hits.append((rule.id, i, tensors, outputs))
-    findings.extend(_placement(index, rules, readers, through))
+    findings.extend(_placement(index, rules, readers, places))
 
     # 3. collect the quantizers of each domain and keep the domains a rule explains
     members: dict[object, list[Quantizer]] = defaultdict(list)
@@ -219,9 +219,9 @@ def find_scale_groups(
     output_ids: dict[object, set[int]] = defaultdict(set)
     # A rule op's output is the domain's output unless the domain goes on from it: into another rule op,
     # directly or through a quantizer (Resize -> Q/DQ -> Concat).
-    rule_inputs = {place(t) for _, _, tensors, outputs in hits for t in tensors if t not in outputs}
+    rule_inputs = {places.get(t, t) for _, _, tensors, outputs in hits for t in tensors if t not in outputs}
     interior = rule_inputs | {
-        place(q.input) for at in rule_inputs for q in producers.get(at, ()) if q.input is not None
+        places.get(q.input, q.input) for at in rule_inputs for q in producers.get(at, ()) if q.input is not None
     }
     for rule_id, i, tensors, outputs in hits:
         root = root_of(tensors[0])
@@ -231,8 +231,8 @@ def find_scale_groups(
         joined_ops[root].append(index.nodes[i].name or outputs_of[i][0])
         domain_tensors[root].update(tensors)
         for out in outputs:
-            if place(out) not in interior:
-                output_ids[root].update(q.id for q in readers.get(place(out), ()))
+            if places.get(out, out) not in interior:
+                output_ids[root].update(q.id for q in readers.get(places.get(out, out), ()))
     fan_out = rules.tensor_rule("several-q-readers")
     requant = rules.tensor_rule("dq-then-q")
     for at, qs in readers.items():
@@ -347,7 +347,7 @@ def _skip_of_two_convs(index: GraphIndex, add: onnx.NodeProto) -> str:
     return add.input[1]
 
 
-def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -> list[Finding]:
+def _placement(index: GraphIndex, rules: RuleSet, readers, places: dict[str, str]) -> list[Finding]:
     """Residual Adds where quantization stops at one input (reported, fixed by ``merge --fix residual-add``)."""
     findings = []
     for i in index.of_type(*rules.placement.get("residual_add_ops", [])):
@@ -372,7 +372,7 @@ def _placement(index: GraphIndex, rules: RuleSet, readers, through: UnionFind) -
             message = f"{name}: skip input {skip} is not quantized; " + " ".join(
                 str(rules.placement.get("why_unquantized_skip", "")).split()
             )
-        quantized_by = [q.q.name for q in readers.get(through.find(skip), ()) if q.q is not None]
+        quantized_by = [q.q.name for q in readers.get(places.get(skip, skip), ()) if q.q is not None]
         findings.append(Finding(kind=kind, node=name, tensor=skip, message=message, quantized_by=quantized_by))
     return findings
 

@@ -22,14 +22,21 @@ class UnionFind:
             parent[key] = key = parent[up]
 
     def union(self, a: Hashable, b: Hashable) -> Hashable:
-        ra, rb = self.find(a), self.find(b)
+        parent = self._parent
+        ra = self.find(a) if a in parent else a
+        rb = self.find(b) if b in parent else b
         if ra == rb:
             return ra
         size = self._size
         sa, sb = size.get(ra, 1), size.get(rb, 1)
         if sa < sb:
             ra, rb = rb, ra
-        self._parent[rb] = ra
-        self._parent.setdefault(ra, ra)
+        parent[rb] = ra
+        parent.setdefault(ra, ra)
         size[ra] = sa + sb
         return ra
+
+    def roots(self) -> dict[Hashable, Hashable]:
+        """Every joined key and its root, for loops that look up many keys: ``roots.get(key, key)`` is the
+        root of any key, without a method call."""
+        return {key: self.find(key) for key in list(self._parent)}
