@@ -210,13 +210,16 @@ class QdqNode:
             dtype = self._input_dtype
             if type(dtype) is QdqNode:  # a DQ of this Q: read the Q's type only if this DQ needs it
                 dtype = dtype._produced_dtype
-            self._params = _read_params(graph, self.node, graph.inputs[self.index], dtype, self.has_attributes)
+            self._params = _read_params(graph, self.node, graph.inputs[self.index], dtype, self._has_attributes)
             self._read = True
         return self._params
 
     @property
     def has_attributes(self) -> bool:
         """The node carries attributes (axis, block_size, output_dtype, saturate). Read once."""
+        return self._has_attributes()
+
+    def _has_attributes(self) -> bool:
         if self._attributes is None:
             self._attributes = len(self.node.attribute) > 0
         return self._attributes
@@ -332,8 +335,10 @@ def quantized_type(
     ``input_dtype`` (or a function giving it, called only when needed) is the type a DQ without zero point reads;
     ``inputs`` the node's input names when the caller has them.
     """
-    if attrs is None:  # only the two attributes that matter here (most weight Q/DQ carry an axis)
-        attrs = {a.name: a.i for a in node.attribute if a.name in ("block_size", "output_dtype")}
+    if attrs is None:  # only the two attributes that matter here, both from opset 21 (most Q/DQ carry an axis)
+        attrs = {} if index.opset < _BLOCKS_OPSET else {
+            a.name: a.i for a in node.attribute if a.name in ("block_size", "output_dtype")
+        }
     if inputs is None:
         inputs = node.input
     zp_name = inputs[2] if len(inputs) > 2 else ""
@@ -358,34 +363,42 @@ def read_params(
     return _read_params(index, node, node.input[:], input_dtype)
 
 
+# block_size and output_dtype, the attributes that change what a one-value scale means, came with opset 21
+_BLOCKS_OPSET = 21
+_UNREAD = object()
+
+
 def _read_params(
     index: GraphIndex, node: onnx.NodeProto, inputs, input_dtype: str | Callable[[], str | None] | None,
-    has_attributes: bool | None = None,
+    has_attributes: Callable[[], bool] | None = None,
 ) -> QParams | None:
-    """:func:`read_params` with the node's input names (the index holds them) and whether it has attributes."""
-    cache = index.memo.setdefault("qparams", {})
+    """:func:`read_params` with the node's input names (the index holds them) and a way to learn whether it has
+    attributes (read only when they matter)."""
     if has_attributes is None:
-        has_attributes = len(node.attribute) > 0
-    if len(inputs) == 3 and inputs[2] and not has_attributes:  # the common case: zero point, no attributes
+        def has_attributes() -> bool:
+            return len(node.attribute) > 0
+    cache = index.memo.setdefault("qparams", {})
+    if len(inputs) == 3 and inputs[2]:  # the common case: scale and zero point given
         scale_name, zp_name = inputs[1], inputs[2]
-        key: tuple = (scale_name, zp_name)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
-        initializers = index.initializers
-        scale_at, zp_at = initializers.where.get(scale_name), initializers.where.get(zp_name)
-        if scale_at is not None and zp_at is not None:
-            params = QParams.from_scalar_tensors(initializers.tensors[scale_at], initializers.tensors[zp_at])
-            if params is not None:
-                cache[key] = params
-                return params
-        scale, _ = index.const_entry(scale_name)
-        zero_point, zp_type = index.const_entry(zp_name)
-        params = None
-        if scale is not None and zero_point is not None:
-            params = QParams(scale, zero_point, DTYPE_NAMES.get(zp_type, "unknown"), 1 if scale.size > 1 else None)
-        cache[key] = params
-        return params
+        if index.opset < _BLOCKS_OPSET or not has_attributes():
+            # one scale value and an integer zero point mean the same whatever axis or saturate say
+            key: tuple = ("one value", scale_name, zp_name)
+            hit = cache.get(key, _UNREAD)
+            if hit is _UNREAD:
+                hit = cache[key] = _one_value_params(index, scale_name, zp_name)
+            if hit is not None:
+                return hit
+        if not has_attributes():
+            key = (scale_name, zp_name)
+            if key in cache:
+                return cache[key]
+            scale, _ = index.const_entry(scale_name)
+            zero_point, zp_type = index.const_entry(zp_name)
+            params = None
+            if scale is not None and zero_point is not None:
+                params = QParams(scale, zero_point, DTYPE_NAMES.get(zp_type, "unknown"), 1 if scale.size > 1 else None)
+            cache[key] = params
+            return params
     # attributes (axis, block_size, output_dtype) or no zero point: the type may come from elsewhere
     if len(inputs) < 2:
         return None
@@ -410,6 +423,15 @@ def _read_params(
         )
     cache[key] = params
     return params
+
+
+def _one_value_params(index: GraphIndex, scale_name: str, zp_name: str) -> QParams | None:
+    """Per-tensor parameters straight from two one-value initializers, or None (then read them as arrays)."""
+    initializers = index.initializers
+    scale_at, zp_at = initializers.where.get(scale_name), initializers.where.get(zp_name)
+    if scale_at is None or zp_at is None:
+        return None
+    return QParams.from_scalar_tensors(initializers.tensors[scale_at], initializers.tensors[zp_at])
 
 
 def input_dtype(index: GraphIndex, tensor: str) -> str | None:
