@@ -63,6 +63,7 @@ class GraphIndex:
         self._consumers: dict[str, list[int]] | None = None
         self._const_cache: dict[str, tuple[np.ndarray | None, int | None]] = {}
         self.memo: dict[str, dict] = {}  # per-graph caches of readers built on this index
+        self.removed: list[int] = []  # positions (as indexed) of the nodes removed through remove_nodes
 
     def of_type(self, *ops: str) -> list[int]:
         """Indices of the nodes of the given op types, in node order."""
@@ -115,6 +116,23 @@ class GraphIndex:
                 if old is not None:
                     consumers[old].remove(position)
                 bisect.insort(consumers.setdefault(name, []), position)
+
+    def node_at(self, position: int) -> onnx.NodeProto | None:
+        """The node indexed at ``position``, also after :meth:`remove_nodes` (None for a removed one)."""
+        if not self.removed:
+            return self.nodes[position]
+        before = bisect.bisect_left(self.removed, position)
+        if before < len(self.removed) and self.removed[before] == position:
+            return None
+        return self.nodes[position - before]
+
+    def remove_nodes(self, positions: Iterable[int]) -> None:
+        """Delete nodes given by their indexed positions. The lists keep describing the graph as indexed (with
+        its input edits); :meth:`node_at` still finds the nodes that remain."""
+        removed, gone = self.removed, set(self.removed)
+        positions = set(positions) - gone
+        delete_positions(self.nodes, {p - bisect.bisect_left(removed, p) for p in positions})
+        self.removed = sorted(gone | positions)
 
     def set_inputs(self, positions: Iterable[int], slot: int, *names: str) -> None:
         """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""
@@ -210,7 +228,18 @@ class _Initializers(Mapping):
 
     def __init__(self, graph: onnx.GraphProto) -> None:
         self.tensors = graph.initializer
-        self.where: dict[str, int] = {name: i for i, name in enumerate([t.name for t in graph.initializer])}
+        self._where: dict[str, int] | None = None
+
+    @property
+    def where(self) -> dict[str, int]:
+        if self._where is None:
+            self._where = {name: i for i, name in enumerate([t.name for t in self.tensors])}
+        return self._where
+
+    def remove(self, names: Iterable[str]) -> None:
+        """Delete these initializers (positions are read again on next use)."""
+        delete_positions(self.tensors, self.positions(names))
+        self._where = None
 
     def __getitem__(self, name: str) -> onnx.TensorProto:
         return self.tensors[self.where[name]]
@@ -274,3 +303,16 @@ def _constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
         if a.name == "value_ints":
             return np.array(list(a.ints), dtype=np.int64)
     return None
+
+
+def delete_positions(field, positions: set[int]) -> None:
+    """Delete the items at ``positions`` from a repeated protobuf field, one slice per run of neighbours
+    (each deletion shifts the tail: thousands of single deletions cost tens of milliseconds)."""
+    runs: list[list[int]] = []
+    for i in sorted(positions):
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    for start, stop in reversed(runs):
+        del field[start:stop]

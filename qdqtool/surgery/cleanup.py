@@ -33,22 +33,9 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
     dead_nodes = [i for i in candidates if used.isdisjoint(outputs[i])]
     dead = detached - used
     remove = set(dead_nodes) | {index.constant_nodes[n] for n in dead if n in index.constant_nodes}
-    _delete_positions(graph.node, remove)
+    index.remove_nodes(remove)
     if dead:
-        _delete_positions(graph.initializer, index.initializers.positions(dead))  # no walk over every initializer
+        index.initializers.remove(dead)
         for i in reversed([i for i, item in enumerate(graph.input) if item.name in dead]):  # IR < 4 lists them
             del graph.input[i]
     return dead, dead_nodes
-
-
-def _delete_positions(field, positions: set[int]) -> None:
-    """Delete the items at ``positions`` from a repeated protobuf field, one slice per run of neighbours
-    (each deletion shifts the tail: thousands of single deletions cost tens of milliseconds)."""
-    runs: list[list[int]] = []
-    for i in sorted(positions):
-        if runs and runs[-1][1] == i:
-            runs[-1][1] = i + 1
-        else:
-            runs.append([i, i + 1])
-    for start, stop in reversed(runs):
-        del field[start:stop]

@@ -26,6 +26,24 @@ def test_producers_consumers_and_constants():
     assert index.of_type("MaxPool") == sorted(index.of_type("MaxPool"))
 
 
+def test_positions_as_indexed_survive_removals_and_edits():
+    model = M.fan_out("int8", variant="siblings")
+    index = GraphIndex(model)
+    names = [n.name for n in model.graph.node]
+    index.set_input(6, 1, "new_scale")
+    index.remove_nodes([3, 7])
+    index.remove_nodes([5, 7])  # positions stay those of the indexed graph, repeats are ignored
+    assert [index.node_at(i) for i in (3, 5, 7)] == [None, None, None]
+    kept = [i for i in range(len(names)) if i not in (3, 5, 7)]
+    assert [index.node_at(i).name for i in kept] == [n.name for n in model.graph.node]
+    assert index.node_at(6).input[1] == index.inputs[6][1] == "new_scale"
+    weight = [t.name for t in model.graph.initializer if "conv.weight" in t.name][-1]
+    dead = [t.name for t in model.graph.initializer[:3]]
+    index.initializers.remove(dead)
+    assert not any(name in index.initializers for name in dead)
+    assert index.initializers[weight].name == weight  # positions are read again after a removal
+
+
 def test_initializers_are_read_lazily_by_name():
     model = M.yolov6_qat("int8")
     index = GraphIndex(model)
