@@ -7,21 +7,32 @@
     >>> qdqtool.save_model(result.model, "merged.onnx")
 """
 
-from qdqtool.analysis.groups import find_scale_groups
-from qdqtool.analysis.rules import load_rules
-from qdqtool.engine.predictor import predict_engine
-from qdqtool.engine.report import EngineReport
-from qdqtool.errors import QdqToolError
-from qdqtool.io.onnx_io import load_model, save_model
-from qdqtool.surgery.merge import merge_scales
+from __future__ import annotations
 
-__all__ = [
-    "EngineReport",
-    "QdqToolError",
-    "find_scale_groups",
-    "load_model",
-    "load_rules",
-    "merge_scales",
-    "predict_engine",
-    "save_model",
-]
+import importlib
+
+# public name -> module that defines it; imported on first use, so `import qdqtool` (and every command, which
+# imports its own modules) does not pay for the parts it does not use (PEP 562)
+_EXPORTS = {
+    "EngineReport": "qdqtool.engine.report",
+    "QdqToolError": "qdqtool.errors",
+    "find_scale_groups": "qdqtool.analysis.groups",
+    "load_model": "qdqtool.io.onnx_io",
+    "load_rules": "qdqtool.analysis.rules",
+    "merge_scales": "qdqtool.surgery.merge",
+    "predict_engine": "qdqtool.engine.predictor",
+    "save_model": "qdqtool.io.onnx_io",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qdqtool' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

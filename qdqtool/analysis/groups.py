@@ -22,7 +22,16 @@ import onnx
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.analysis.union_find import UnionFind
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import QRANGE, QParams, Quantizer, find_quantizers, input_dtype, is_dq, quantized_type
+from qdqtool.ir.qdq import (
+    QRANGE,
+    QParams,
+    Quantizer,
+    find_activation_quantizers,
+    find_quantizers,
+    in_quantizer_order,
+    is_dq,
+    weight_types,
+)
 
 
 class GroupStatus(str, Enum):
@@ -120,16 +129,22 @@ class Analysis:
     groups: list[ScaleGroup]
     findings: list[Finding]
     notes: list[str]
-    quantizers: list[Quantizer]
+    activation_quantizers: list[Quantizer]
     index: GraphIndex
+    weight_quantizers: int = 0  # how many; built as Quantizer objects only when someone asks for them
+    _quantizers: list[Quantizer] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def quantizers(self) -> list[Quantizer]:
+        """Every quantizer, weights included, in node order (see :func:`find_quantizers`)."""
+        if self._quantizers is None:
+            weights = find_quantizers(self.index, activations=False, first_id=len(self.activation_quantizers))
+            self._quantizers = in_quantizer_order(self.activation_quantizers + weights)
+        return self._quantizers
 
     @property
     def has_qdq(self) -> bool:
-        return bool(self.quantizers)
-
-    @property
-    def activation_quantizers(self) -> list[Quantizer]:
-        return [q for q in self.quantizers if not q.is_weight]
+        return bool(self.activation_quantizers) or self.weight_quantizers > 0
 
     def by_status(self, status: GroupStatus) -> list[ScaleGroup]:
         return [g for g in self.groups if g.status is status]
@@ -152,12 +167,10 @@ def find_scale_groups(
     """
     index = model if isinstance(model, GraphIndex) else GraphIndex(model)
     ratio_limit = rules.max_scale_ratio if max_scale_ratio is None else max_scale_ratio
-    quantizers = find_quantizers(index)
-    notes = _notes(index, quantizers)
-    active = [
-        q for q in quantizers
-        if not q.is_weight and (p := q.params) is not None and p.supported
-    ]
+    quantizers, weight_positions = find_activation_quantizers(index)  # weights are never grouped
+    weights = weight_types(index, weight_positions)
+    notes = _notes(index, quantizers, weights)
+    active = [q for q in quantizers if (p := q.params) is not None and p.supported]
     inputs_of, outputs_of = index.inputs, index.outputs
 
     # 1. look-through ops: a tensor and the tensor after a float-only op are one place
@@ -267,8 +280,8 @@ def find_scale_groups(
     groups.sort(key=lambda g: _first_position(g.quantizers[0]))
     for i, group in enumerate(groups, 1):
         group.id = f"G{i}"
-    return Analysis(target=rules.name, groups=groups, findings=findings, notes=notes, quantizers=quantizers,
-                    index=index)
+    return Analysis(target=rules.name, groups=groups, findings=findings, notes=notes, activation_quantizers=quantizers,
+                    index=index, weight_quantizers=len(weights))
 
 
 def _first_position(q: Quantizer) -> int:
@@ -377,28 +390,33 @@ def _placement(index: GraphIndex, rules: RuleSet, readers, places: dict[str, str
     return findings
 
 
-def _notes(index: GraphIndex, quantizers: list[Quantizer]) -> list[str]:
-    """Notes on the Q/DQ qdqtool leaves alone (fp8, int4, blocked, computed scales)."""
-    unsupported = defaultdict(list)
+def _notes(index: GraphIndex, quantizers: list[Quantizer], weights: list[tuple[int, str, int]]) -> list[str]:
+    """Notes on the Q/DQ qdqtool leaves alone (fp8, int4, blocked, computed scales), listed in quantizer order."""
+    left_alone: list[tuple[tuple[bool, int], str, str]] = []  # (order, kind, name)
     for q in quantizers:
         first = q.nodes[0]
-        if q.is_weight:  # weights are never grouped: only their type matters here, read cheaply
-            inputs = first.inputs
-            read = input_dtype(index, inputs[0]) if len(inputs) < 3 or not inputs[2] else None  # a DQ of int data
-            dtype, block_size = quantized_type(index, first.node, read, inputs=inputs)
-            computed = False
-        else:
-            p = first.params
-            computed = p is None
-            dtype, block_size = (p.dtype, p.block_size) if p else ("", 0)
-        if computed:
-            unsupported["scale computed at run time"].append(q.name)
-        elif block_size:
-            unsupported[f"blocked {dtype} (block_size {block_size})"].append(q.name)
-        elif dtype not in QRANGE:
-            unsupported[dtype].append(q.name)
+        p = first.params
+        kind = "scale computed at run time" if p is None else _unsupported(p.dtype, p.block_size)
+        if kind:
+            left_alone.append(((q.q is None, first.index), kind, q.name))
+    for position, dtype, block_size in weights:
+        kind = _unsupported(dtype, block_size)
+        if kind:
+            node = index.node_at(position)
+            led = index.ops[position] == "QuantizeLinear"
+            left_alone.append(((not led, position), kind, node.name or index.outputs[position][0]))
+    unsupported = defaultdict(list)
+    for _, kind, name in sorted(left_alone, key=lambda item: item[0]):
+        unsupported[kind].append(name)
     notes = []
     for kind, names in unsupported.items():
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         notes.append(f"{len(names)} Q/DQ of type {kind} left alone ({shown})")
     return notes
+
+
+def _unsupported(dtype: str, block_size: int) -> str:
+    """Why qdqtool leaves Q/DQ of this type alone ("" when it does not)."""
+    if block_size:
+        return f"blocked {dtype} (block_size {block_size})"
+    return dtype if dtype not in QRANGE else ""

@@ -444,33 +444,91 @@ def input_dtype(index: GraphIndex, tensor: str) -> str | None:
     return DTYPE_NAMES.get(code) if code is not None else None
 
 
-def find_quantizers(index: GraphIndex) -> list[Quantizer]:
-    """All quantizers of the main graph, in node order of their first node."""
-    # the hot loop of large graphs: every protobuf field is read once, into locals
+def find_quantizers(
+    index: GraphIndex, activations: bool = True, weights: bool = True, first_id: int = 0
+) -> list[Quantizer]:
+    """The quantizers of the main graph: those led by a Q in the Q's node order, then DQ-only ones in node order.
+
+    Args:
+        index (GraphIndex): The graph's index (also after nodes were removed through it).
+        activations (bool): Include the quantizers of activations. Defaults to True.
+        weights (bool): Include those of weights (the quantized tensor is a constant). Defaults to True.
+        first_id (int): The id of the first quantizer (ids are unique within one analysis). Defaults to 0.
+    """
+    return _find_quantizers(index, activations, weights, first_id)[0]
+
+
+def find_activation_quantizers(index: GraphIndex) -> tuple[list[Quantizer], list[int]]:
+    """The quantizers of activations, and the position of the first node of every weight quantizer (for
+    :func:`weight_types`): a large graph has thousands of weights, and the analysis only needs their types."""
+    return _find_quantizers(index, True, False, 0)
+
+
+def _find_quantizers(
+    index: GraphIndex, activations: bool, weights: bool, first_id: int
+) -> tuple[list[Quantizer], list[int]]:
+    # the hot loop of large graphs: the index's lists, no protobuf read but the node itself
     quantizers: list[Quantizer] = []
+    left_out: list[int] = []  # first nodes of the quantizers not wanted
     by_output: dict[str, Quantizer] = {}
-    nodes, inputs, outputs, domains = index.nodes, index.inputs, index.outputs, index.domains
+    not_wanted: set[str] = set()  # outputs of Qs not wanted: their DQs are not either
+    inputs, outputs, domains = index.inputs, index.outputs, index.domains
+    node_at = index.nodes.__getitem__ if not index.removed else index.node_at
     constants = index.initializers.keys() | index.constant_nodes.keys()
     for i in index.of_type("QuantizeLinear"):
         if domains[i] not in DEFAULT_DOMAINS:
             continue
         source = inputs[i][0]
-        q = Quantizer(len(quantizers), QdqNode(i, nodes[i], index), None, source, source in constants)
+        is_weight = source in constants
+        node = node_at(i)
+        if not (weights if is_weight else activations) or node is None:
+            not_wanted.add(outputs[i][0])
+            left_out.append(i)
+            continue
+        q = Quantizer(first_id + len(quantizers), QdqNode(i, node, index), None, source, is_weight)
         quantizers.append(q)
         by_output[outputs[i][0]] = q
     for i in index.of_type("DequantizeLinear"):
         if domains[i] not in DEFAULT_DOMAINS:
             continue
-        node = nodes[i]
         source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:
-            owner.dqs.append(QdqNode(i, node, index, owner.q))
-        else:
-            dq = QdqNode(i, node, index, input_dtype(index, source))
-            quantizers.append(Quantizer(len(quantizers), None, [dq], None, source in constants))
+            owner.dqs.append(QdqNode(i, node_at(i), index, owner.q))
+        elif source not in not_wanted:
+            is_weight = source in constants
+            node = node_at(i)
+            if (weights if is_weight else activations) and node is not None:
+                dq = QdqNode(i, node, index, input_dtype(index, source))
+                quantizers.append(Quantizer(first_id + len(quantizers), None, [dq], None, is_weight))
+            else:
+                left_out.append(i)
     for q in by_output.values():
         if q.dqs:
             q.finish()
-    return quantizers
+    return quantizers, left_out
 
+
+def in_quantizer_order(quantizers: list[Quantizer]) -> list[Quantizer]:
+    """The order :func:`find_quantizers` gives, for quantizers gathered from several calls."""
+    led = sorted((q for q in quantizers if q.q is not None), key=lambda q: q.q.index)
+    return led + sorted((q for q in quantizers if q.q is None), key=lambda q: q.dqs[0].index)
+
+
+def weight_types(index: GraphIndex, positions: list[int]) -> list[tuple[int, str, int]]:
+    """(position, type, block size) of the first nodes of weight quantizers, from the index and two fields of
+    their zero-point tensor: what notes need about weights, without a quantizer object for each."""
+    found = []
+    inputs = index.inputs
+    for i in positions:
+        names = inputs[i]
+        if len(names) > 2 and names[2] and index.opset < _BLOCKS_OPSET:  # the zero point's type is the type
+            found.append((i, DTYPE_NAMES.get(index.const_dtype(names[2]), "unknown"), 0))
+            continue
+        node = index.node_at(i)
+        if node is None:
+            continue
+        without_zero_point = len(names) < 3 or not names[2]
+        read = input_dtype(index, names[0]) if index.ops[i] == "DequantizeLinear" and without_zero_point else None
+        found.append((i, *quantized_type(index, node, read, inputs=names)))
+    return found

@@ -21,8 +21,8 @@ def repoint_duplicate_quantizers(analysis: Analysis) -> list[int]:
     """
     index = analysis.index
     by_input: dict[str, list] = defaultdict(list)  # only Qs reading one tensor can be duplicates
-    for quantizer in analysis.quantizers:
-        if quantizer.q is not None and not quantizer.is_weight:
+    for quantizer in analysis.activation_quantizers:
+        if quantizer.q is not None:
             by_input[quantizer.input].append(quantizer)
     by_signature: dict[tuple, list] = defaultdict(list)
     for siblings in by_input.values():
