@@ -14,6 +14,7 @@ linearly.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -74,10 +75,14 @@ def measure(nodes: int, repeat: int, workdir: Path) -> dict:
     t_rt = best_of(round_trip, repeat)
     t_merge = best_of(merge, repeat)
     def wall(args: list[str]) -> float:
+        # Python's default: modules compiled once and cached (an environment with PYTHONDONTWRITEBYTECODE and an
+        # editable install would otherwise compile qdqtool on every run, which `pip install .` does not)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run(args, check=True, capture_output=True, env=env)  # warm-up: caches, page cache
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
-            subprocess.run(args, check=True, capture_output=True)
+            subprocess.run(args, check=True, capture_output=True, env=env)
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 

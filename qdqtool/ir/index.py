@@ -64,6 +64,7 @@ class GraphIndex:
         self._const_cache: dict[str, tuple[np.ndarray | None, int | None]] = {}
         self.memo: dict[str, dict] = {}  # per-graph caches of readers built on this index
         self.removed: list[int] = []  # positions (as indexed) of the nodes removed through remove_nodes
+        self._removed_nodes: dict[int, onnx.NodeProto] = {}
 
     def of_type(self, *ops: str) -> list[int]:
         """Indices of the nodes of the given op types, in node order."""
@@ -117,22 +118,23 @@ class GraphIndex:
                     consumers[old].remove(position)
                 bisect.insort(consumers.setdefault(name, []), position)
 
-    def node_at(self, position: int) -> onnx.NodeProto | None:
-        """The node indexed at ``position``, also after :meth:`remove_nodes` (None for a removed one)."""
+    def node_at(self, position: int) -> onnx.NodeProto:
+        """The node indexed at ``position``, also after :meth:`remove_nodes` (a removed node as it was)."""
         if not self.removed:
             return self.nodes[position]
-        before = bisect.bisect_left(self.removed, position)
-        if before < len(self.removed) and self.removed[before] == position:
-            return None
-        return self.nodes[position - before]
+        gone = self._removed_nodes.get(position)
+        if gone is not None:
+            return gone
+        return self.nodes[position - bisect.bisect_left(self.removed, position)]
 
     def remove_nodes(self, positions: Iterable[int]) -> None:
         """Delete nodes given by their indexed positions. The lists keep describing the graph as indexed (with
-        its input edits); :meth:`node_at` still finds the nodes that remain."""
-        removed, gone = self.removed, set(self.removed)
-        positions = set(positions) - gone
-        delete_positions(self.nodes, {p - bisect.bisect_left(removed, p) for p in positions})
-        self.removed = sorted(gone | positions)
+        its input edits); :meth:`node_at` still finds every node, removed ones included (reports name them)."""
+        positions = set(positions) - self._removed_nodes.keys()
+        for p in positions:
+            self._removed_nodes[p] = self.node_at(p)  # (a message deleted from the graph stays readable)
+        delete_positions(self.nodes, {p - bisect.bisect_left(self.removed, p) for p in positions})
+        self.removed = sorted(self._removed_nodes)
 
     def set_inputs(self, positions: Iterable[int], slot: int, *names: str) -> None:
         """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""

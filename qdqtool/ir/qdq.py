@@ -184,23 +184,27 @@ _INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProt
 
 
 class QdqNode:
-    """A QuantizeLinear or DequantizeLinear node; its parameters are read from the graph on first use."""
+    """A QuantizeLinear or DequantizeLinear node, by its position in the index; its parameters are read from the
+    graph on first use. The NodeProto itself is fetched only when needed (attributes, name): merge reads most
+    nodes through the index alone."""
 
-    __slots__ = ("index", "node", "_graph", "_input_dtype", "_params", "_read", "_attributes")
+    __slots__ = ("index", "_graph", "_input_dtype", "_params", "_read", "_attributes")
 
     def __init__(
-        self, index: int, node: onnx.NodeProto, graph: GraphIndex,
-        input_dtype: str | QdqNode | Callable[[], str | None] | None = None,
+        self, index: int, graph: GraphIndex, input_dtype: str | QdqNode | Callable[[], str | None] | None = None,
     ) -> None:
         """``input_dtype``: the integer type a DQ reads (what a DQ without zero point dequantizes), or the Q whose
         output it reads."""
         self.index = index
-        self.node = node
         self._graph = graph
         self._input_dtype = input_dtype
         self._read = False
         self._params: QParams | None = None
         self._attributes: bool | None = None
+
+    @property
+    def node(self) -> onnx.NodeProto:
+        return self._graph.node_at(self.index)
 
     @property
     def params(self) -> QParams | None:
@@ -210,9 +214,16 @@ class QdqNode:
             dtype = self._input_dtype
             if type(dtype) is QdqNode:  # a DQ of this Q: read the Q's type only if this DQ needs it
                 dtype = dtype._produced_dtype
-            self._params = _read_params(graph, self.node, graph.inputs[self.index], dtype, self._has_attributes)
+            self._params = _read_params(graph, self._node, graph.inputs[self.index], dtype, self._has_attributes)
             self._read = True
         return self._params
+
+    def _node(self) -> onnx.NodeProto:
+        return self._graph.node_at(self.index)
+
+    def _produced_dtype(self) -> str | None:
+        params = self.params
+        return params.dtype if params is not None else None
 
     @property
     def has_attributes(self) -> bool:
@@ -224,10 +235,6 @@ class QdqNode:
             self._attributes = len(self.node.attribute) > 0
         return self._attributes
 
-    def _produced_dtype(self) -> str | None:
-        params = self.params
-        return params.dtype if params is not None else None
-
     @property
     def scale_value(self) -> float:
         """The (first) scale as a Python float."""
@@ -235,11 +242,11 @@ class QdqNode:
 
     @property
     def name(self) -> str:
-        return self.node.name or self.node.output[0]
+        return self.node.name or self.output
 
     @property
     def is_q(self) -> bool:
-        return is_q(self.node)
+        return self._graph.ops[self.index] == "QuantizeLinear" and self._graph.domains[self.index] in DEFAULT_DOMAINS
 
     @property
     def inputs(self) -> list[str]:
@@ -360,7 +367,7 @@ def read_params(
     Memoised per graph on what determines the answer, so a Q and its DQ reading the same constants cost one
     read (this is the hot path of the analysis on large graphs).
     """
-    return _read_params(index, node, node.input[:], input_dtype)
+    return _read_params(index, lambda: node, node.input[:], input_dtype)
 
 
 # block_size and output_dtype, the attributes that change what a one-value scale means, came with opset 21
@@ -369,14 +376,14 @@ _UNREAD = object()
 
 
 def _read_params(
-    index: GraphIndex, node: onnx.NodeProto, inputs, input_dtype: str | Callable[[], str | None] | None,
-    has_attributes: Callable[[], bool] | None = None,
+    index: GraphIndex, get_node: Callable[[], onnx.NodeProto], inputs,
+    input_dtype: str | Callable[[], str | None] | None, has_attributes: Callable[[], bool] | None = None,
 ) -> QParams | None:
-    """:func:`read_params` with the node's input names (the index holds them) and a way to learn whether it has
-    attributes (read only when they matter)."""
+    """:func:`read_params` with the node's input names (the index holds them); the node itself, and whether it
+    has attributes, are asked for only when they matter."""
     if has_attributes is None:
         def has_attributes() -> bool:
-            return len(node.attribute) > 0
+            return len(get_node().attribute) > 0
     cache = index.memo.setdefault("qparams", {})
     if len(inputs) == 3 and inputs[2]:  # the common case: scale and zero point given
         scale_name, zp_name = inputs[1], inputs[2]
@@ -402,6 +409,7 @@ def _read_params(
     # attributes (axis, block_size, output_dtype) or no zero point: the type may come from elsewhere
     if len(inputs) < 2:
         return None
+    node = get_node()
     attrs = _int_attrs(node)
     zp_name = inputs[2] if len(inputs) > 2 else ""
     if not zp_name and callable(input_dtype):
@@ -473,33 +481,31 @@ def _find_quantizers(
     by_output: dict[str, Quantizer] = {}
     not_wanted: set[str] = set()  # outputs of Qs not wanted: their DQs are not either
     inputs, outputs, domains = index.inputs, index.outputs, index.domains
-    node_at = index.nodes.__getitem__ if not index.removed else index.node_at
+    removed = set(index.removed)
     constants = index.initializers.keys() | index.constant_nodes.keys()
     for i in index.of_type("QuantizeLinear"):
-        if domains[i] not in DEFAULT_DOMAINS:
+        if domains[i] not in DEFAULT_DOMAINS or i in removed:
             continue
         source = inputs[i][0]
         is_weight = source in constants
-        node = node_at(i)
-        if not (weights if is_weight else activations) or node is None:
+        if not (weights if is_weight else activations):
             not_wanted.add(outputs[i][0])
             left_out.append(i)
             continue
-        q = Quantizer(first_id + len(quantizers), QdqNode(i, node, index), None, source, is_weight)
+        q = Quantizer(first_id + len(quantizers), QdqNode(i, index), None, source, is_weight)
         quantizers.append(q)
         by_output[outputs[i][0]] = q
     for i in index.of_type("DequantizeLinear"):
-        if domains[i] not in DEFAULT_DOMAINS:
+        if domains[i] not in DEFAULT_DOMAINS or i in removed:
             continue
         source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:
-            owner.dqs.append(QdqNode(i, node_at(i), index, owner.q))
+            owner.dqs.append(QdqNode(i, index, owner.q))
         elif source not in not_wanted:
             is_weight = source in constants
-            node = node_at(i)
-            if (weights if is_weight else activations) and node is not None:
-                dq = QdqNode(i, node, index, input_dtype(index, source))
+            if weights if is_weight else activations:
+                dq = QdqNode(i, index, input_dtype(index, source))
                 quantizers.append(Quantizer(first_id + len(quantizers), None, [dq], None, is_weight))
             else:
                 left_out.append(i)

@@ -33,7 +33,8 @@ def test_positions_as_indexed_survive_removals_and_edits():
     index.set_input(6, 1, "new_scale")
     index.remove_nodes([3, 7])
     index.remove_nodes([5, 7])  # positions stay those of the indexed graph, repeats are ignored
-    assert [index.node_at(i) for i in (3, 5, 7)] == [None, None, None]
+    assert [index.node_at(i).name for i in (3, 5, 7)] == [names[3], names[5], names[7]]  # removed, still named
+    assert index.removed == [3, 5, 7]
     kept = [i for i in range(len(names)) if i not in (3, 5, 7)]
     assert [index.node_at(i).name for i in kept] == [n.name for n in model.graph.node]
     assert index.node_at(6).input[1] == index.inputs[6][1] == "new_scale"
