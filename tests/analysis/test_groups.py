@@ -158,6 +158,26 @@ def test_weights_are_never_grouped():
     assert grouped.isdisjoint(q.id for q in weights)
 
 
+def test_every_quantizer_is_listed_once_in_node_order_weights_included_also_after_a_merge():
+    from qdqtool.ir.index import GraphIndex
+    from qdqtool.ir.qdq import find_quantizers
+    from qdqtool.surgery.merge import merge_scales
+
+    for model in (M.yolov6_qat("int8"), M.ort_quantized_small_cnn(), M.fp8_and_int4()):
+        expected = [(q.name, q.is_weight, [n.name for n in q.nodes]) for q in find_quantizers(GraphIndex(model))]
+        analysis = find_scale_groups(model, TRT)
+        assert analysis.weight_quantizers == sum(w for _, w, _ in expected)
+        listed = [(q.name, q.is_weight, [n.name for n in q.nodes]) for q in analysis.quantizers]
+        assert listed == expected
+        assert len({q.id for q in analysis.quantizers}) == len(expected)
+        assert analysis.activation_quantizers == [q for q in analysis.quantizers if not q.is_weight]
+    model = M.fan_out("int8", variant="siblings")  # dedupe removes nodes: weights asked for afterwards still match
+    expected = [(q.name, [n.name for n in q.nodes]) for q in find_quantizers(GraphIndex(model)) if q.is_weight]
+    result = merge_scales(model, TRT)
+    assert result.deduplicated
+    assert [(q.name, [n.name for n in q.nodes]) for q in result.analysis.quantizers if q.is_weight] == expected
+
+
 def test_real_quantizer_output(tmp_path):
     """onnxruntime.quantization.quantize_static (QDQ format): analyze and merge a real quantizer's output."""
     from qdqtool.surgery.merge import merge_scales
