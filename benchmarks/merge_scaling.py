@@ -7,8 +7,9 @@ Each graph is a chain of YOLO-like QAT blocks (conv, MaxPool, a fan-out, a Conca
 scales, so merge has real work on every block. Reported per size, in one run: the round trip (load + save),
 merge in process (load + analyze + unify + dedupe + atomic save: what `checked_merge(..., verify=False)`
 does), their ratio, and the wall times of the `qdqtool merge --no-verify` command and of a `python -c` script doing
-the bare load + save (both add interpreter start and imports). Target: merge at most 1.5x the round trip, growing
-linearly.
+the bare load + save (both add interpreter start and imports; each is run once first, so page cache and compiled
+modules are warm for both, as after `pip install .`). Target: merge at most 1.5x the round trip, growing linearly.
+In-process times are the best of --repeat runs, command times the median.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ class GraphIndex:
 
     One pass copies every node's op type, inputs and outputs into Python lists (``ops``, ``inputs``,
     ``outputs``): a protobuf field costs a fraction of a microsecond per read, and the analysis and the
-    clean-up after an edit read them many times. Rewire node inputs with :meth:`set_input` so the lists
-    follow the graph. Once nodes are added or removed, ``nodes[i]`` no longer matches position ``i`` of the
-    lists (which still describe the nodes the index was built on): build a new index to go on.
+    clean-up after an edit read them many times. Rewire node inputs with :meth:`set_input` and remove nodes
+    with :meth:`remove_nodes`: positions stay those of the indexed graph (:meth:`node_at` finds the node at one,
+    ``nodes[i]`` no longer does once nodes are gone). After nodes are inserted, build a new index.
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:
@@ -183,7 +183,7 @@ class GraphIndex:
             tensor = self.initializers.tensors[position]
             entry = (tensor_to_array(tensor), tensor.data_type)
         elif name in self.constant_nodes:
-            node = self.nodes[self.constant_nodes[name]]
+            node = self.node_at(self.constant_nodes[name])
             tensor = self._constant_node_tensor(name)
             entry = (_constant_node_value(node), None if tensor is None else tensor.data_type)
         self._const_cache[name] = entry
@@ -191,7 +191,7 @@ class GraphIndex:
 
     def _constant_node_tensor(self, name: str) -> onnx.TensorProto | None:
         if name in self.constant_nodes:
-            for attr in self.nodes[self.constant_nodes[name]].attribute:
+            for attr in self.node_at(self.constant_nodes[name]).attribute:
                 if attr.name == "value":
                     return attr.t
         return None
@@ -199,10 +199,10 @@ class GraphIndex:
     # ---- navigation ------------------------------------------------------------------------------
     def producer_node(self, tensor: str) -> onnx.NodeProto | None:
         i = self.producer.get(tensor)
-        return None if i is None else self.nodes[i]
+        return None if i is None else self.node_at(i)
 
     def consumer_nodes(self, tensor: str) -> list[onnx.NodeProto]:
-        return [self.nodes[i] for i in self.consumers.get(tensor, ())]
+        return [self.node_at(i) for i in self.consumers.get(tensor, ())]
 
     def names_used_by_subgraphs(self) -> set[str]:
         """Outer-scope names read inside If/Loop/Scan bodies (an initializer they read must not be removed)."""
