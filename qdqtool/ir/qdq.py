@@ -204,7 +204,7 @@ class QdqNode:
 
     @property
     def node(self) -> onnx.NodeProto:
-        return self._graph.node_at(self.index)
+        return self._node()
 
     @property
     def params(self) -> QParams | None:
