@@ -27,7 +27,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+_SUBPACKAGES = ("io", "ir", "analysis", "surgery", "verify", "engine", "report", "cli", "examples")
+
+
 def __getattr__(name: str) -> object:
+    if name in _SUBPACKAGES:  # `import qdqtool; qdqtool.surgery.merge...` as with eagerly imported subpackages
+        return importlib.import_module(f"qdqtool.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'qdqtool' has no attribute {name!r}")
@@ -35,4 +40,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBPACKAGES))

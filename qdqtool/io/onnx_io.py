@@ -36,12 +36,16 @@ class LoadedModel:
         return self.model.graph
 
 
-def _uses_external_data(model: onnx.ModelProto) -> bool:
-    """Initializers or Constant-node tensors stored outside the file (what onnx.load would fetch)."""
+def _uses_external_data(model: onnx.ModelProto, data: bytes) -> bool:
+    """Initializers or Constant-node tensors stored outside the file (what onnx.load would fetch).
+
+    The nodes are walked only when the file mentions a Constant at all: reading every node's op type through
+    protobuf is most of what onnx.load spends on a large graph without external data.
+    """
     external = onnx.TensorProto.EXTERNAL
     if any(t.data_location == external for t in model.graph.initializer):
         return True
-    return any(
+    return b"Constant" in data and any(
         a.t.data_location == external
         for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"
     )
@@ -93,9 +97,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     """
     path = Path(path)
     model, data = _read(path)
-    # every externally stored tensor names its file under the key "location": a file without that word has none
-    # (the check below walks every tensor in Python; this one is a byte search)
-    external = b"location" in data and _uses_external_data(model)
+    external = _uses_external_data(model, data)
     del data
     if external:
         try:

@@ -97,7 +97,7 @@ class GraphIndex:
 
     def set_input(self, position: int, slot: int, *names: str) -> None:
         """Make inputs ``slot``, ``slot + 1``... of the node at ``position`` read ``names`` (appended past the end)."""
-        node_inputs = self.nodes[position].input
+        node_inputs = self.node_at(position).input
         current = self.inputs[position]
         consumers = self._consumers
         end = slot + len(names)
@@ -139,11 +139,12 @@ class GraphIndex:
     def set_inputs(self, positions: Iterable[int], slot: int, *names: str) -> None:
         """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""
         end = slot + len(names)
-        nodes, inputs = self.nodes, self.inputs
+        node_at = self.nodes.__getitem__ if not self.removed else self.node_at
+        inputs = self.inputs
         for position in positions:
             current = inputs[position]
             if self._consumers is None and end <= len(current):
-                nodes[position].input[slot:end] = names
+                node_at(position).input[slot:end] = names
                 current[slot:end] = names
             else:
                 self.set_input(position, slot, *names)

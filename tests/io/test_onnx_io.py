@@ -39,6 +39,21 @@ def test_missing_external_data_is_bad_input(tmp_path):
         load_model(path)
 
 
+def test_a_tensor_marked_external_without_a_location_is_bad_input(tmp_path):
+    from onnx import TensorProto, helper
+
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
+    weight.external_data.add(key="offset", value="0")  # no "location": the file cannot say where the data is
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [weight],
+    )
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    with pytest.raises(onnx_io.BadInputError, match="external data could not be read"):
+        load_model(path)
+
+
 def test_models_above_the_protobuf_limit_are_written_with_external_data(tmp_path, monkeypatch):
     """The 2 GB protobuf limit, scaled down: above it, save_model switches to external data by itself."""
     model = M.yolov6_qat("int8")

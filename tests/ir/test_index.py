@@ -38,6 +38,10 @@ def test_positions_as_indexed_survive_removals_and_edits():
     kept = [i for i in range(len(names)) if i not in (3, 5, 7)]
     assert [index.node_at(i).name for i in kept] == [n.name for n in model.graph.node]
     assert index.node_at(6).input[1] == index.inputs[6][1] == "new_scale"
+    index.set_input(8, 0, "after_removal")  # edits after a removal reach the node indexed there
+    index.set_inputs([9], 0, "in_bulk")
+    assert index.node_at(8).name == names[8] and index.node_at(8).input[0] == "after_removal"
+    assert index.node_at(9).input[0] == index.inputs[9][0] == "in_bulk"
     weight = [t.name for t in model.graph.initializer if "conv.weight" in t.name][-1]
     dead = [t.name for t in model.graph.initializer[:3]]
     index.initializers.remove(dead)

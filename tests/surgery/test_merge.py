@@ -153,3 +153,24 @@ def test_union_of_ranges_for_uint8():
     # a member whose range covers the others is returned bit for bit
     wide = QParams(np.array(0.2, np.float32), np.array(128, np.uint8), "uint8")
     assert union_of_ranges([a, wide, b]) is wide
+
+
+def test_merge_leaves_the_callers_garbage_collector_as_it_was():
+    import gc
+
+    model = M.yolov6_qat("int8")
+    gc.collect()
+    gc.freeze()  # e.g. a server that froze its objects before forking workers
+    try:
+        frozen = gc.get_freeze_count()
+        merge_scales(model, TRT)
+        # still frozen (a few frozen objects may have been freed meanwhile), and collecting again
+        assert frozen - 100 <= gc.get_freeze_count() <= frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        merge_scales(M.yolov6_qat("int8"), TRT)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
