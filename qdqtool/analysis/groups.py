@@ -298,9 +298,10 @@ def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
     reasons = []
     if all(p.one_value for p in params):  # per tensor: type, scale and zero point are all in the keys
         dtypes, zps, scales = sorted({k[0] for k in keys}), sorted({k[2] for k in keys}), [k[1] for k in keys]
+        per_channel = [q.name for q in group.quantizers if q.params.block_size]
     else:
         dtypes, zps, scales = group.dtypes, group.zero_points, group.scales
-    per_channel = [q.name for q in group.quantizers if not q.params.per_tensor]
+        per_channel = [q.name for q in group.quantizers if not q.params.per_tensor]
     if per_channel:
         reasons.append(f"per-channel activation quantization ({', '.join(per_channel)}) cannot share one scale")
     if len(dtypes) > 1:

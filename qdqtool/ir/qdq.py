@@ -299,6 +299,12 @@ class Quantizer:
         else:
             self.outputs = []
 
+    def add_dq(self, dq: QdqNode, output: str) -> None:
+        """Attach a DQ reading this quantizer's Q (``output``: the float tensor it produces)."""
+        self.dqs.append(dq)
+        self.nodes.append(dq)
+        self.outputs.append(output)
+
     def __repr__(self) -> str:
         return f"Quantizer({self.id}, {self.name!r})"
 
@@ -501,7 +507,7 @@ def _find_quantizers(
         source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:
-            owner.dqs.append(QdqNode(i, index, owner.q))
+            owner.add_dq(QdqNode(i, index, owner.q), outputs[i][0])
         elif source not in not_wanted:
             is_weight = source in constants
             if weights if is_weight else activations:
@@ -509,9 +515,6 @@ def _find_quantizers(
                 quantizers.append(Quantizer(first_id + len(quantizers), None, [dq], None, is_weight))
             else:
                 left_out.append(i)
-    for q in by_output.values():
-        if q.dqs:
-            q.finish()
     return quantizers, left_out
 
 
