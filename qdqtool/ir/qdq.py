@@ -442,10 +442,12 @@ def _read_params(
 def _one_value_params(index: GraphIndex, scale_name: str, zp_name: str) -> QParams | None:
     """Per-tensor parameters straight from two one-value initializers, or None (then read them as arrays)."""
     initializers = index.initializers
-    scale_at, zp_at = initializers.where.get(scale_name), initializers.where.get(zp_name)
+    where = initializers.where
+    scale_at, zp_at = where.get(scale_name), where.get(zp_name)
     if scale_at is None or zp_at is None:
         return None
-    return QParams.from_scalar_tensors(initializers.tensors[scale_at], initializers.tensors[zp_at])
+    tensors = initializers.tensors
+    return QParams.from_scalar_tensors(tensors[scale_at], tensors[zp_at])
 
 
 def input_dtype(index: GraphIndex, tensor: str) -> str | None:

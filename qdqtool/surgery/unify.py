@@ -88,8 +88,7 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
         members = [member.index for q in group.quantizers for member in q.nodes]
-        for position in members:
-            detached.update(inputs_of[position][1:3])
+        detached.update(*[inputs_of[position][1:3] for position in members])
         index.set_inputs(members, 1, scale_name, zp_name)  # (zp appended where it was omitted)
     index.graph.initializer.extend(new_initializers)
     detached.discard("")  # (an omitted zero point)
