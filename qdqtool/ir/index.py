@@ -53,7 +53,8 @@ class GraphIndex:
         for i, op in enumerate(self.ops):
             self.by_op[op].append(i)
         self.initializers: _Initializers = _Initializers(self.graph)
-        self.graph_inputs = {v.name for v in self.graph.input} - set(self.initializers)
+        where = self.initializers.where
+        self.graph_inputs = {name for name in (v.name for v in self.graph.input) if name not in where}
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
         for i in self.by_op.get("Constant", ()):

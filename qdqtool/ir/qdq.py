@@ -490,12 +490,12 @@ def _find_quantizers(
     not_wanted: set[str] = set()  # outputs of Qs not wanted: their DQs are not either
     inputs, outputs, domains = index.inputs, index.outputs, index.domains
     removed = set(index.removed)
-    constants = index.initializers.keys() | index.constant_nodes.keys()
+    initializers, constant_nodes = index.initializers.where, index.constant_nodes
     for i in index.of_type("QuantizeLinear"):
         if domains[i] not in DEFAULT_DOMAINS or i in removed:
             continue
         source = inputs[i][0]
-        is_weight = source in constants
+        is_weight = source in initializers or source in constant_nodes
         if not (weights if is_weight else activations):
             not_wanted.add(outputs[i][0])
             left_out.append(i)
@@ -511,7 +511,7 @@ def _find_quantizers(
         if owner is not None:
             owner.add_dq(QdqNode(i, index, owner.q), outputs[i][0])
         elif source not in not_wanted:
-            is_weight = source in constants
+            is_weight = source in initializers or source in constant_nodes
             if weights if is_weight else activations:
                 dq = QdqNode(i, index, input_dtype(index, source))
                 quantizers.append(Quantizer(first_id + len(quantizers), None, [dq], None, is_weight))
