@@ -90,7 +90,9 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         members = [member.index for q in group.quantizers for member in q.nodes]
         detached.update(*[inputs_of[position][1:3] for position in members])
         index.set_inputs(members, 1, scale_name, zp_name)  # (zp appended where it was omitted)
-    index.graph.initializer.extend(new_initializers)
+    add = index.graph.initializer.add  # (built in place: extend would copy each one)
+    for name, data_type, raw_data in new_initializers:
+        add(name=name, data_type=data_type, raw_data=raw_data)
     detached.discard("")  # (an omitted zero point)
     return Unification(actions=actions, detached=detached)
 
@@ -99,24 +101,18 @@ def _action_for(group: ScaleGroup) -> GroupAction:
     return GroupAction(source=group, action="refused" if group.status is GroupStatus.REFUSED else "none")
 
 
-def _initializers(params: QParams, scale_name: str, zp_name: str) -> list[onnx.TensorProto]:
-    """Scalar scale (in the members' float type) and zero point, as raw-data initializers."""
+def _initializers(params: QParams, scale_name: str, zp_name: str) -> list[tuple[str, int, bytes]]:
+    """(name, element type, raw bytes) of the scalar scale (in the members' float type) and zero point."""
     raw = params.raw_scalars()
     if raw is not None and raw[2] == DTYPE_CODES[params.dtype]:  # a member's own bytes: nothing to convert
         scale_type, scale_raw, zp_type, zp_raw = raw
-        return [onnx.TensorProto(name=scale_name, data_type=scale_type, raw_data=scale_raw),
-                onnx.TensorProto(name=zp_name, data_type=zp_type, raw_data=zp_raw)]
+        return [(scale_name, scale_type, scale_raw), (zp_name, zp_type, zp_raw)]
     scale_array = np.asarray(params.scale).reshape(())
-    scale = onnx.TensorProto(
-        name=scale_name, data_type=onnx.helper.np_dtype_to_tensor_dtype(scale_array.dtype),
-        raw_data=scale_array.tobytes(),
-    )
     np_zp = np.int8 if params.dtype == "int8" else np.uint8
-    zp = onnx.TensorProto(
-        name=zp_name, data_type=DTYPE_CODES[params.dtype],
-        raw_data=np.asarray(params.zero_point).reshape(()).astype(np_zp).tobytes(),
-    )
-    return [scale, zp]
+    return [
+        (scale_name, onnx.helper.np_dtype_to_tensor_dtype(scale_array.dtype), scale_array.tobytes()),
+        (zp_name, DTYPE_CODES[params.dtype], np.asarray(params.zero_point).reshape(()).astype(np_zp).tobytes()),
+    ]
 
 
 class _Taken:
