@@ -75,8 +75,7 @@ class Rule:
         op = index.ops[position]
         if op not in self.ops or index.domains[position] not in DEFAULT_DOMAINS:
             return False
-        condition = self.when.get(op)
-        return condition is None or condition.holds(index.nodes[position], index)
+        return op not in self.when or self.applies_to(index.node_at(position), index)
 
     def selected_inputs(self, names: list[str], index: GraphIndex) -> list[str]:
         """The inputs (of a node's input names) this rule joins: the selected, non-constant ones."""

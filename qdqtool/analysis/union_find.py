@@ -22,15 +22,14 @@ class UnionFind:
             parent[key] = key = parent[up]
 
     def union(self, a: Hashable, b: Hashable) -> Hashable:
-        parent = self._parent
-        ra = self.find(a) if a in parent else a
-        rb = self.find(b) if b in parent else b
+        ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ra
         size = self._size
         sa, sb = size.get(ra, 1), size.get(rb, 1)
         if sa < sb:
             ra, rb = rb, ra
+        parent = self._parent
         parent[rb] = ra
         parent.setdefault(ra, ra)
         size[ra] = sa + sb

@@ -98,14 +98,13 @@ class GraphIndex:
 
     def set_input(self, position: int, slot: int, *names: str) -> None:
         """Make inputs ``slot``, ``slot + 1``... of the node at ``position`` read ``names`` (appended past the end)."""
+        self.set_inputs((position,), slot, *names)
+
+    def _set_input_tracked(self, position: int, slot: int, names: tuple[str, ...]) -> None:
+        """:meth:`set_input` where inputs are appended or the consumers map must follow."""
         node_inputs = self.node_at(position).input
         current = self.inputs[position]
         consumers = self._consumers
-        end = slot + len(names)
-        if consumers is None and end <= len(current):  # the common case, kept short: merge rewires every member
-            node_inputs[slot:end] = names
-            current[slot:end] = names
-            return
         for k, name in enumerate(names, slot):
             old = current[k] if k < len(current) else None
             if old is None:
@@ -144,11 +143,11 @@ class GraphIndex:
         inputs = self.inputs
         for position in positions:
             current = inputs[position]
-            if self._consumers is None and end <= len(current):
+            if self._consumers is None and end <= len(current):  # the common case, kept short
                 node_at(position).input[slot:end] = names
                 current[slot:end] = names
             else:
-                self.set_input(position, slot, *names)
+                self._set_input_tracked(position, slot, names)
 
     # ---- constants -------------------------------------------------------------------------------
     def is_constant(self, name: str) -> bool:
@@ -266,13 +265,10 @@ class _Initializers(Mapping):
         get = self.where.get
         return {p for p in map(get, names) if p is not None}
 
-    def position(self, name: str) -> int | None:
-        """Where ``name`` sits in ``graph.initializer`` (valid until an initializer before it is removed)."""
-        return self.where.get(name)
 
 
 # element types whose raw bytes numpy reads directly (little-endian, as ONNX stores them)
-_NP_TYPES = {
+RAW_NP_TYPES = {
     code: np.dtype(t).newbyteorder("<")
     for code, t in (
         (onnx.TensorProto.FLOAT, np.float32), (onnx.TensorProto.FLOAT16, np.float16),
@@ -286,7 +282,7 @@ _NP_TYPES = {
 def tensor_to_array(tensor: onnx.TensorProto) -> np.ndarray:
     """A TensorProto as numpy: raw data becomes a read-only array over its bytes (no copy, no parse)."""
     raw = tensor.raw_data  # (empty when the data is external and not loaded, or stored in typed fields)
-    np_type = _NP_TYPES.get(tensor.data_type) if raw else None
+    np_type = RAW_NP_TYPES.get(tensor.data_type) if raw else None
     if np_type is not None:
         shape = tensor.dims[:]  # (a slice copies in C; iterating the field costs twice as much)
         if len(raw) == np_type.itemsize * math.prod(shape):  # else: malformed; numpy_helper says how

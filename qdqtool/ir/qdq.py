@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
-from qdqtool.ir.index import DEFAULT_DOMAINS, GraphIndex
+from qdqtool.ir.index import DEFAULT_DOMAINS, RAW_NP_TYPES, GraphIndex
 
 # ONNX element type -> short name used in reports and rules
 DTYPE_NAMES = {
@@ -78,11 +78,10 @@ class QParams:
         """Per-tensor parameters from two one-value tensors stored as raw data; None for anything else."""
         scale_raw, zp_raw = scale.raw_data, zero_point.raw_data
         scale_type, zp_type = scale.data_type, zero_point.data_type
-        scale_format, zp_format = _SCALAR_FORMATS.get(scale_type), _SCALAR_FORMATS.get(zp_type)
-        if (
-            scale_format is None or zp_format is None or zp_type not in _INTEGER_TYPES
-            or len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size
-        ):
+        if scale_type not in _FLOAT_SCALES or zp_type not in _INTEGER_ZERO_POINTS:
+            return None
+        scale_format, zp_format = _SCALAR_FORMATS[scale_type], _SCALAR_FORMATS[zp_type]
+        if len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size:
             return None
         params = cls.__new__(cls)
         params.dtype = DTYPE_NAMES.get(zp_type, "unknown")
@@ -109,8 +108,8 @@ class QParams:
 
     def _arrays(self) -> None:
         scale_raw, scale_type, scale_ndim, zp_raw, zp_type, zp_ndim = self._raw
-        self._scale = np.ndarray((1,) * scale_ndim, _SCALAR_NP_TYPES[scale_type], scale_raw)
-        self._zero_point = np.ndarray((1,) * zp_ndim, _SCALAR_NP_TYPES[zp_type], zp_raw)
+        self._scale = np.ndarray((1,) * scale_ndim, RAW_NP_TYPES[scale_type], scale_raw)
+        self._zero_point = np.ndarray((1,) * zp_ndim, RAW_NP_TYPES[zp_type], zp_raw)
 
     @property
     def per_tensor(self) -> bool:
@@ -172,15 +171,11 @@ class QParams:
         return f"QParams({self.dtype}, {self.scale.size} scales, axis={self.axis}, block_size={self.block_size})"
 
 
-_SCALAR_NP_TYPES = {
-    onnx.TensorProto.FLOAT: np.dtype("<f4"), onnx.TensorProto.FLOAT16: np.dtype("<f2"),
-    onnx.TensorProto.DOUBLE: np.dtype("<f8"), onnx.TensorProto.INT8: np.dtype("i1"),
-    onnx.TensorProto.UINT8: np.dtype("u1"), onnx.TensorProto.INT16: np.dtype("<i2"),
-    onnx.TensorProto.UINT16: np.dtype("<u2"), onnx.TensorProto.INT32: np.dtype("<i4"),
-}
-_SCALAR_FORMATS = {code: struct.Struct("<" + t.char) for code, t in _SCALAR_NP_TYPES.items()}
-_INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT16,
-                  onnx.TensorProto.INT32}
+# what one-value parameters may be stored as: a float scale (what ONNX allows) and an integer zero point
+_FLOAT_SCALES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+_INTEGER_ZERO_POINTS = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16,
+                        onnx.TensorProto.UINT16, onnx.TensorProto.INT32}
+_SCALAR_FORMATS = {code: struct.Struct("<" + RAW_NP_TYPES[code].char) for code in _FLOAT_SCALES | _INTEGER_ZERO_POINTS}
 
 
 class QdqNode:
