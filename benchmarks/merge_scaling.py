@@ -27,7 +27,7 @@ import onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qdqtool.verify.checked_merge import MergeRequest, checked_merge  # noqa: E402
+from qdqtool.jobs.merge import MergeRequest, checked_merge  # noqa: E402
 from tests.fixtures.builder import GraphBuilder  # noqa: E402
 
 CHANNELS = 8

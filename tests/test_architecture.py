@@ -15,8 +15,8 @@ import pytest
 import qdqtool
 
 PACKAGE = Path(qdqtool.__file__).parent
-# io -> ir -> analysis -> surgery -> verify -> engine -> report -> cli; errors and _lazy sit below everything
-LAYERS = ["errors", "_lazy", "io", "ir", "analysis", "surgery", "verify", "engine", "report", "cli"]
+# io -> ir -> analysis -> surgery -> verify -> engine -> gate -> jobs -> report -> cli; errors and _lazy below all
+LAYERS = ["errors", "_lazy", "io", "ir", "analysis", "surgery", "verify", "engine", "gate", "jobs", "report", "cli"]
 
 
 def _layer(path: Path) -> str | None:

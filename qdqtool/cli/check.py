@@ -11,14 +11,14 @@ from rich.console import Console
 from qdqtool.cli.options import example_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError
 from qdqtool.examples import example_model
+from qdqtool.gate.config import FAIL_ON, parse_percent
 from qdqtool.io.atomic import write_text
+from qdqtool.jobs.check import CheckRequest, CheckResult, run_check
 from qdqtool.report.check_json import check_json
 from qdqtool.report.check_pretty import print_check, status_line
 from qdqtool.report.console import terminal
 from qdqtool.report.github import check_github
 from qdqtool.report.junit import check_junit
-from qdqtool.report.lint.config import FAIL_ON, parse_percent
-from qdqtool.report.lint.run import CheckRequest, CheckResult, run_check
 from qdqtool.report.markdown_check import check_markdown
 from qdqtool.report.sarif import check_sarif
 

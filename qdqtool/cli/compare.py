@@ -22,10 +22,10 @@ from qdqtool.cli.options import (
     target_option,
     tool_version,
 )
-from qdqtool.engine.compare import CompareRequest, compare
 from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS
 from qdqtool.errors import CheckFailed
 from qdqtool.io.atomic import write_text
+from qdqtool.jobs.compare import CompareRequest, compare
 from qdqtool.report.compare_report import compare_document, compare_markdown, compare_renderable
 from qdqtool.report.console import terminal
 

@@ -21,11 +21,11 @@ from qdqtool.cli.options import (
 )
 from qdqtool.errors import CheckFailed
 from qdqtool.examples import EXAMPLE
+from qdqtool.io.inputs import parse_input_shapes
+from qdqtool.jobs.merge import MergeRequest, checked_merge
 from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
-from qdqtool.verify.checked_merge import MergeRequest, checked_merge
-from qdqtool.verify.inputs import parse_input_shapes
 
 
 @click.command("merge")

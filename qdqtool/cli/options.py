@@ -112,7 +112,7 @@ def build_options(f):
 def build_options_from(params: dict):
     """BuildOptions from the values of :func:`build_options` (popped from ``params``)."""
     from qdqtool.engine.backends import BuildOptions
-    from qdqtool.verify.inputs import parse_input_shapes
+    from qdqtool.io.inputs import parse_input_shapes
 
     return BuildOptions(
         warmup=params.pop("warmup"), iterations=params.pop("iterations"), threads=params.pop("threads"),

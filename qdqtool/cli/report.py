@@ -10,11 +10,11 @@ import click
 from qdqtool.cli.options import max_scale_ratio_option, min_cosine_option, policy_option, target_option
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import write_text
+from qdqtool.io.inputs import parse_input_shapes
 from qdqtool.io.onnx_io import save_model
+from qdqtool.jobs.report import ReportRequest, collect_report
 from qdqtool.report.annotate import annotate_model
-from qdqtool.report.html.data import ReportRequest, collect_report
 from qdqtool.report.html.page import DRAWINGS, render_html
-from qdqtool.verify.inputs import parse_input_shapes
 
 _PATH = click.Path(path_type=Path)
 

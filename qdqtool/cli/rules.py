@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from qdqtool.gate.registry import LintRule, all_rules, find_rule
 from qdqtool.report.console import terminal
-from qdqtool.report.lint.registry import LintRule, all_rules, find_rule
 from qdqtool.report.markdown_check import rules_markdown
 
 

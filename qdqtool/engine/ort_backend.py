@@ -27,8 +27,8 @@ from qdqtool.engine.ort_profile import engine_report_from_ort_profile, read_ort_
 from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import publish
+from qdqtool.io.inputs import random_inputs
 from qdqtool.io.onnx_io import read_structure
-from qdqtool.verify.inputs import random_inputs
 
 OPTIMIZED = "optimized.onnx"
 PROFILE = "profile.json"

@@ -54,7 +54,7 @@ from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, QdqToolError
 from qdqtool.io.atomic import publish
-from qdqtool.verify.inputs import random_inputs
+from qdqtool.io.inputs import random_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
 REPORT = SAVED_REPORT

@@ -14,8 +14,8 @@ from __future__ import annotations
 import onnx
 
 from qdqtool.analysis.groups import Finding, GroupStatus
-from qdqtool.report.html.data import GroupChange
-from qdqtool.report.lint.onnx_rules import GROUP_RULES
+from qdqtool.gate.onnx_rules import GROUP_RULES
+from qdqtool.jobs.report import GroupChange
 
 PREFIX = "qdqtool."
 _PLACEMENT_RULE = "QDQ110"

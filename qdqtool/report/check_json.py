@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 from importlib.metadata import version
 
-from qdqtool.report.lint.registry import Severity, Violation
-from qdqtool.report.lint.run import DOCUMENT_KIND, CheckResult, ModelCheck
+from qdqtool.gate.baseline import DOCUMENT_KIND
+from qdqtool.gate.registry import Severity, Violation
+from qdqtool.jobs.check import CheckResult, ModelCheck
 
 
 def finding_dict(v: Violation, fail_on: str) -> dict:

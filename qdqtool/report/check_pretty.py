@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qdqtool.report.lint.registry import Severity
-from qdqtool.report.lint.run import CheckResult, ModelCheck
+from qdqtool.gate.registry import Severity
+from qdqtool.jobs.check import CheckResult, ModelCheck
 
 _STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 

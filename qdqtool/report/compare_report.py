@@ -8,9 +8,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from qdqtool.engine.compare import CompareResult
 from qdqtool.engine.latency import LatencyComparison
 from qdqtool.engine.report import EngineReport, LayerClass
+from qdqtool.jobs.compare import CompareResult
 from qdqtool.report.engine_json import diff_document
 from qdqtool.report.engine_markdown import table
 from qdqtool.report.groups_json import check_dict

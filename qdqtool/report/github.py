@@ -7,8 +7,8 @@ waived findings and those in the baseline are not annotated. Values are escaped 
 
 from __future__ import annotations
 
-from qdqtool.report.lint.registry import Severity
-from qdqtool.report.lint.run import CheckResult
+from qdqtool.gate.registry import Severity
+from qdqtool.jobs.check import CheckResult
 from qdqtool.report.sarif import artifact_uri
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from qdqtool.report.lint.registry import Violation
-from qdqtool.report.lint.run import CheckResult, ModelCheck
+from qdqtool.gate.registry import Violation
+from qdqtool.jobs.check import CheckResult, ModelCheck
 
 
 def _line(v: Violation) -> str:

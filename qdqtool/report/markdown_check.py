@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qdqtool.report.lint.registry import LintRule, Severity, Violation
-from qdqtool.report.lint.run import CheckResult, ModelCheck
+from qdqtool.gate.registry import LintRule, Severity, Violation
+from qdqtool.jobs.check import CheckResult, ModelCheck
 
 
 def cell(text: object) -> str:

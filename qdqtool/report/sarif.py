@@ -16,8 +16,8 @@ from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote
 
-from qdqtool.report.lint.registry import LintRule, Severity, Violation, all_rules
-from qdqtool.report.lint.run import CheckResult, ModelCheck
+from qdqtool.gate.registry import LintRule, Severity, Violation, all_rules
+from qdqtool.jobs.check import CheckResult, ModelCheck
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -180,8 +180,8 @@ def test_every_quantizer_is_listed_once_in_node_order_weights_included_also_afte
 
 def test_real_quantizer_output(tmp_path):
     """onnxruntime.quantization.quantize_static (QDQ format): analyze and merge a real quantizer's output."""
+    from qdqtool.io.inputs import random_inputs
     from qdqtool.surgery.merge import merge_scales
-    from qdqtool.verify.inputs import random_inputs
     from qdqtool.verify.numerics import compare_models
 
     model = M.ort_quantized_small_cnn(tmp_path)

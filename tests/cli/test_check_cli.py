@@ -6,8 +6,8 @@ import json
 
 import onnx
 
-from tests.check import helpers
-from tests.check.helpers import trt_layer, write_engine
+from tests.gate import helpers
+from tests.gate.helpers import trt_layer, write_engine
 
 save = helpers.save  # the fixture
 

@@ -78,7 +78,7 @@ def test_a_regression_exits_1(qdqtool, model, monkeypatch):
     onnxruntime = backends.BACKENDS["onnxruntime"]
     monkeypatch.setitem(backends.BACKENDS, "onnxruntime", Backend(
         name="onnxruntime", summary=onnxruntime.summary, loader_path=onnxruntime.loader_path,
-        timer_path="tests.engine.test_compare:SlowerAfter", default_target=onnxruntime.default_target))
+        timer_path="tests.jobs.test_compare:SlowerAfter", default_target=onnxruntime.default_target))
     run = qdqtool("compare", model, *FAST)
     assert run.code == 1 and "(+20.0%, regression)" in run.out and "FAILED |" in run.out
 

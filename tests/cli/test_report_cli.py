@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import onnx
 
-from tests.check import helpers
-from tests.check.helpers import ENGINE_JSON
+from tests.gate import helpers
+from tests.gate.helpers import ENGINE_JSON
 
 save = helpers.save  # the fixture
 

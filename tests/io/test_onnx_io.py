@@ -8,7 +8,7 @@ import pytest
 import qdqtool.io.onnx_io as onnx_io
 from qdqtool.analysis.rules import load_rules
 from qdqtool.io.onnx_io import load_model, save_model
-from qdqtool.verify.checked_merge import MergeRequest, checked_merge
+from qdqtool.jobs.merge import MergeRequest, checked_merge
 from tests.fixtures import models as M
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qdqtool.report.lint.run import CheckResult
-from tests.check import helpers
-from tests.check.helpers import lint, trt_layer, write_engine
+from qdqtool.jobs.check import CheckResult
+from tests.gate import helpers
+from tests.gate.helpers import lint, trt_layer, write_engine
 
 save = helpers.save  # fixture
 

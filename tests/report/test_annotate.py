@@ -6,8 +6,8 @@ import copy
 
 import onnx
 
+from qdqtool.jobs.report import ReportRequest, collect_report
 from qdqtool.report.annotate import annotate_model
-from qdqtool.report.html.data import ReportRequest, collect_report
 from tests.fixtures.models import resnet_block
 
 

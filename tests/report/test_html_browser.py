@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from qdqtool.report.html.data import ReportRequest, collect_report
+from qdqtool.jobs.report import ReportRequest, collect_report
 from qdqtool.report.html.page import render_html
-from tests.check.helpers import engines_of
+from tests.gate.helpers import engines_of
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from qdqtool.analysis.subgraph import group_subgraph
 from qdqtool.engine.diff import diff_engines
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.ir.index import GraphIndex
 from qdqtool.report.html.chart import kernel_time_chart
 from qdqtool.report.html.graphviz import draw_with_graphviz, to_dot
-from qdqtool.report.html.subgraph import group_subgraph
 from qdqtool.report.html.svg import NODE_H, draw_subgraph, layout
-from tests.check.helpers import ENGINE_JSON
 from tests.fixtures.models import yolov6_qat
+from tests.gate.helpers import ENGINE_JSON
 
 SVG = "{http://www.w3.org/2000/svg}"
 P4 = ["neck.upsample_feat0_quant.Q", "neck.upsample_feat0_quant.DQ", "neck.Rep_p4.in.Q", "neck.Rep_p4.in.DQ",
@@ -58,7 +58,7 @@ def test_own_drawing_is_valid_svg_with_names_scales_and_highlights(p4):
 
 
 def test_dot_text_quotes_names():
-    from qdqtool.report.html.subgraph import DrawEdge, DrawNode, SubGraph
+    from qdqtool.analysis.subgraph import DrawEdge, DrawNode, SubGraph
 
     sub = SubGraph([DrawNode('a"b', "Relu", "context"), DrawNode("c", "QuantizeLinear", "q")],
                    [DrawEdge('a"b', "c", "t", "s=0.5")])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qdqtool.report.lint.registry import all_rules
+from qdqtool.gate.registry import all_rules
 from qdqtool.report.markdown_check import cell, check_markdown, rules_markdown
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from qdqtool.analysis.groups import GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import load_rules
+from qdqtool.io.inputs import random_inputs
 from qdqtool.ir.qdq import QParams
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.policy import union_of_ranges
-from qdqtool.verify.inputs import random_inputs
 from tests.fixtures import models as M
 
 TRT = load_rules("tensorrt")

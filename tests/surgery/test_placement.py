@@ -16,9 +16,9 @@ import pytest
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.predictor import predict_engine
+from qdqtool.jobs.merge import MergeRequest, checked_merge
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.placement import FIXES, apply_fixes
-from qdqtool.verify.checked_merge import MergeRequest, checked_merge
 from tests.fixtures import models as M
 from tests.fixtures.builder import GraphBuilder
 

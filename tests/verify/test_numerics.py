@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from qdqtool.errors import BadInputError
-from qdqtool.verify.inputs import load_npz, parse_input_shapes, random_inputs
+from qdqtool.io.inputs import load_npz, parse_input_shapes, random_inputs
 from qdqtool.verify.metrics import similarity
 from qdqtool.verify.numerics import compare_models
 from tests.fixtures import models as M

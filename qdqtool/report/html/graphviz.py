@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 
-from qdqtool.report.html.subgraph import SubGraph
+from qdqtool.analysis.subgraph import SubGraph
 from qdqtool.report.html.svg import FILL
 
 TIMEOUT_S = 10.0

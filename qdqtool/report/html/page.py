@@ -14,14 +14,14 @@ import hashlib
 from html import escape
 from importlib.metadata import version
 
+from qdqtool.analysis.subgraph import group_subgraph
+from qdqtool.gate.onnx_rules import GROUP_RULES
 from qdqtool.ir.index import GraphIndex
+from qdqtool.jobs.report import ReportData
 from qdqtool.report.engine_rows import diff_tables, match_summary, totals_rows
 from qdqtool.report.html.chart import kernel_time_chart
-from qdqtool.report.html.data import ReportData
 from qdqtool.report.html.graphviz import draw_with_graphviz
-from qdqtool.report.html.subgraph import group_subgraph
 from qdqtool.report.html.svg import draw_subgraph
-from qdqtool.report.lint.onnx_rules import GROUP_RULES
 
 DRAWINGS = ("auto", "builtin")
 

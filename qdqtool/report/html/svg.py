@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from html import escape
 
-from qdqtool.report.html.subgraph import SubGraph
+from qdqtool.analysis.subgraph import SubGraph
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 168, 38, 28, 64, 16
 FILL = {"q": "#fde68a", "dq": "#bfdbfe", "joint": "#fecaca", "context": "#e5e7eb"}

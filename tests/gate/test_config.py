@@ -6,9 +6,9 @@ import onnx
 import pytest
 
 from qdqtool.errors import BadInputError
-from qdqtool.report.lint.config import find_config, load_config
-from qdqtool.report.lint.registry import Severity
-from tests.check.helpers import by_rule, ids, lint
+from qdqtool.gate.config import find_config, load_config
+from qdqtool.gate.registry import Severity
+from tests.gate.helpers import by_rule, ids, lint
 
 WAIVE_P4 = """
 [[waive]]

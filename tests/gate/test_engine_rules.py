@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.check.helpers import ENGINE_JSON, by_rule, ids, lint, trt_layer, write_engine
+from tests.gate.helpers import ENGINE_JSON, by_rule, ids, lint, trt_layer, write_engine
 
 YOLO_LAYERS = [
     trt_layer("backbone.stem.in.Q", "Reformat", ["fp32"], ["int8"], origin="QDQ"),

@@ -6,7 +6,6 @@ run every enabled rule (ONNX side, engine side, baseline, then the meta rules), 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +17,14 @@ from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary, summarize
 from qdqtool.errors import BadInputError
+from qdqtool.gate.baseline import load_baseline
+from qdqtool.gate.config import CheckConfig, find_config, load_config
+from qdqtool.gate.context import Limits, LintContext
+from qdqtool.gate.metrics import Metrics, metrics_from
+from qdqtool.gate.registry import SIDES, Hit, LintRule, Severity, Skip, Violation, all_rules, find_rule
+from qdqtool.gate.waivers import Waiver, inline_waivers
 from qdqtool.io.onnx_io import load_model
-from qdqtool.report.lint.config import CheckConfig, find_config, load_config
-from qdqtool.report.lint.context import Limits, LintContext
-from qdqtool.report.lint.metrics import Metrics, metrics_from
-from qdqtool.report.lint.registry import SIDES, Hit, LintRule, Severity, Skip, Violation, all_rules, find_rule
-from qdqtool.report.lint.waivers import Waiver, inline_waivers
 
-DOCUMENT_KIND = "qdqtool-check"
 DEFAULT_MAX_LATENCY_REGRESSION = 3.0
 
 
@@ -113,29 +112,6 @@ class CheckResult:
 
     def __bool__(self) -> bool:
         return all(self.runs)
-
-
-def load_baseline(path: Path, model: Path) -> dict:
-    """The entry for ``model`` of a saved ``qdqtool check --format json`` document."""
-    save = "save one with `qdqtool check MODEL --format json --output baseline.json`"
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such baseline file; {save}")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BadInputError(f"{path}: the baseline is not JSON ({err}); {save}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != DOCUMENT_KIND:
-        what = f"a `qdqtool {doc.get('command')}` document" if isinstance(doc, dict) and "command" in doc else "not"
-        raise BadInputError(f"{path}: {what} a `qdqtool check --format json` report; {save}")
-    if doc.get("schema_version") != 1:
-        raise BadInputError(f"{path}: baseline schema_version {doc.get('schema_version')} is not 1; {save}")
-    entries = doc.get("models") or []
-    if len(entries) == 1:
-        return entries[0]
-    named = [e for e in entries if Path(str(e.get("model", ""))).name == model.name]
-    if len(named) != 1:
-        raise BadInputError(f"{path}: holds {len(entries)} models and none (or several) named {model.name}")
-    return named[0]
 
 
 def _settings_for(rule: LintRule, config: CheckConfig, request: CheckRequest, enable: set[str], disable: set[str]):

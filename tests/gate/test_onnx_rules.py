@@ -9,10 +9,10 @@ import pytest
 from onnx import TensorProto
 
 from qdqtool.analysis.rules import load_rules
-from qdqtool.report.lint.registry import Severity
-from tests.check.helpers import by_rule, ids, lint
+from qdqtool.gate.registry import Severity
 from tests.fixtures.builder import GraphBuilder
 from tests.fixtures.models import fp8_and_int4, resnet_block, resnet_block_placement_problems
+from tests.gate.helpers import by_rule, ids, lint
 
 
 def _residual_add(scale_a: float, scale_b: float, zero_point: int = 0) -> GraphBuilder:

@@ -9,11 +9,11 @@ import onnx
 import pytest
 
 from qdqtool.errors import BadInputError
+from qdqtool.gate.baseline_rules import latency_regression_of
+from qdqtool.gate.metrics import LatencyStats
+from qdqtool.jobs.check import CheckResult
 from qdqtool.report.check_json import check_json
-from qdqtool.report.lint.baseline_rules import latency_regression_of
-from qdqtool.report.lint.metrics import LatencyStats
-from qdqtool.report.lint.run import CheckResult
-from tests.check.helpers import by_rule, ids, lint, trt_layer, write_engine
+from tests.gate.helpers import by_rule, ids, lint, trt_layer, write_engine
 
 
 def _save_baseline(run, path):

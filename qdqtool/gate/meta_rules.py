@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from qdqtool.report.lint.context import LintContext
-from qdqtool.report.lint.registry import Hit, Severity, register
+from qdqtool.gate.context import LintContext
+from qdqtool.gate.registry import Hit, Severity, register
 
 
 @register(

@@ -11,7 +11,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from qdqtool.report.lint.run import CheckRequest, ModelCheck, check_model
+from qdqtool.jobs.check import CheckRequest, ModelCheck, check_model
 from tests.fixtures.registry import get
 
 ENGINE_JSON = Path(__file__).resolve().parents[1] / "fixtures" / "engine_json"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from qdqtool.analysis.groups import GroupStatus, ScaleGroup
+from qdqtool.gate.context import LintContext
+from qdqtool.gate.registry import Hit, Severity, Skip, register
 from qdqtool.ir.qdq import Quantizer, is_dq, is_q
-from qdqtool.report.lint.context import LintContext
-from qdqtool.report.lint.registry import Hit, Severity, Skip, register
 
 # Q/DQ element types each shipped target can run; others are reported by QDQ114 (the rule's `types` option wins).
 SUPPORTED_TYPES = {

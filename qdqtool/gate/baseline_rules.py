@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from qdqtool.report.lint.context import LintContext
-from qdqtool.report.lint.metrics import COUNTS, LatencyStats, Metrics
-from qdqtool.report.lint.registry import Hit, Severity, Skip, register
+from qdqtool.gate.context import LintContext
+from qdqtool.gate.metrics import COUNTS, LatencyStats, Metrics
+from qdqtool.gate.registry import Hit, Severity, Skip, register
 
 NOISE_SIGMAS = 3.0
 

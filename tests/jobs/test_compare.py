@@ -14,10 +14,10 @@ import pytest
 
 from qdqtool.engine import backends
 from qdqtool.engine.backends import Backend, BuildOptions
-from qdqtool.engine.compare import CompareRequest, compare
 from qdqtool.engine.latency import VERDICTS, interleaved_rounds, judge_latency
 from qdqtool.engine.ort_backend import EngineReportFromOrt
 from qdqtool.errors import BadInputError
+from qdqtool.jobs.compare import CompareRequest, compare
 from tests.fixtures import ort_graphs as G
 
 FAST = BuildOptions(warmup=1, iterations=3)

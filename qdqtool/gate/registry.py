@@ -1,6 +1,6 @@
 """The lint rule registry: every ``qdqtool check`` rule has a stable id, a name, a severity and its documentation.
 
-A rule is a function registered with :func:`register`; it reads a :class:`~qdqtool.report.lint.context.LintContext`
+A rule is a function registered with :func:`register`; it reads a :class:`~qdqtool.gate.context.LintContext`
 and yields :class:`Hit` objects (or raises :class:`Skip` when it cannot run, e.g. no engine was given). Ids never
 change meaning: ``QDQ1xx`` read the ONNX model, ``QDQ2xx`` the engine report, ``QDQ3xx`` compare with a baseline,
 ``QDQ9xx`` are about the check itself.
@@ -156,7 +156,7 @@ def register(
 
 def _load() -> None:
     for module in _RULE_MODULES:
-        importlib.import_module(f"qdqtool.report.lint.{module}")
+        importlib.import_module(f"qdqtool.gate.{module}")
 
 
 def all_rules() -> list[LintRule]:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from qdqtool.analysis.groups import ScaleGroup
 from qdqtool.engine.classify import is_convolution
 from qdqtool.engine.report import EngineReport, Layer, LayerClass
+from qdqtool.gate.context import LintContext
+from qdqtool.gate.registry import Hit, Severity, Skip, register
 from qdqtool.ir.qdq import is_dq
-from qdqtool.report.lint.context import LintContext
-from qdqtool.report.lint.registry import Hit, Severity, Skip, register
 
 
 def _engine(ctx: LintContext) -> EngineReport:

@@ -11,7 +11,7 @@ from qdqtool.analysis.groups import Analysis
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary
-from qdqtool.report.lint.metrics import Metrics
+from qdqtool.gate.metrics import Metrics
 
 
 @dataclass

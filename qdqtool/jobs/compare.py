@@ -1,6 +1,6 @@
 """compare: merge a model, build the original and the merged one on a backend, diff them, and judge the result.
 
-Steps: :func:`~qdqtool.verify.checked_merge.checked_merge` (the merge job with its numeric check) writes the merged
+Steps: :func:`~qdqtool.jobs.merge.checked_merge` (the merge job with its numeric check) writes the merged
 model; the backend builds both models (``before/`` and ``after/``); :func:`~qdqtool.engine.diff.diff_engines`
 pairs their layers; when the backend can run models, both are timed in interleaved rounds and
 :func:`~qdqtool.engine.latency.judge_latency` decides ``faster`` / ``no gain`` / ``regression``.
@@ -36,7 +36,7 @@ from qdqtool.engine.latency import (
 from qdqtool.engine.report import EngineReport, Latency
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import save_model
-from qdqtool.verify.checked_merge import MergeOutcome, MergeRequest, checked_merge
+from qdqtool.jobs.merge import MergeOutcome, MergeRequest, checked_merge
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qdqtool.errors import BadInputError
-from qdqtool.report.lint.registry import SIDES, all_rules, find_rule
+from qdqtool.gate.registry import SIDES, all_rules, find_rule
 
 # Ids are public (configs, waivers and baselines name them): this list only ever grows.
 STABLE_IDS = {

@@ -18,12 +18,12 @@ from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.model_match import require_engine_of
 from qdqtool.errors import BadInputError
+from qdqtool.io.inputs import load_npz, random_inputs
 from qdqtool.io.onnx_io import load_model
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import read_params
+from qdqtool.jobs.merge import MergeRequest, checked_merge
 from qdqtool.surgery.unify import GroupAction
-from qdqtool.verify.checked_merge import MergeRequest, checked_merge
-from qdqtool.verify.inputs import load_npz, random_inputs
 from qdqtool.verify.numerics import NumericCheck, compare_models
 
 

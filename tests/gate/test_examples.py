@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qdqtool.report.lint.config import load_config
+from qdqtool.gate.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

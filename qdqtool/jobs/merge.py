@@ -11,9 +11,9 @@ import onnx
 
 from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError, InternalError
+from qdqtool.io.inputs import check_input_shapes, load_npz, random_inputs
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
-from qdqtool.verify.inputs import check_input_shapes, load_npz, random_inputs
 
 if TYPE_CHECKING:  # imported when used: --fix and the numeric check are optional steps
     from qdqtool.surgery.placement import PlacementAction

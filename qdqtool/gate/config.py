@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qdqtool.errors import BadInputError
-from qdqtool.report.lint.registry import Severity, find_rule
-from qdqtool.report.lint.waivers import Waiver
+from qdqtool.gate.registry import Severity, find_rule
+from qdqtool.gate.waivers import Waiver
 
 if sys.version_info >= (3, 11):
     import tomllib

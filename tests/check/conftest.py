@@ -1,1 +1,0 @@
-from tests.check.helpers import save  # noqa: F401 - fixture

@@ -1,0 +1,1 @@
+from tests.gate.helpers import save  # noqa: F401 - fixture
