@@ -1,5 +1,5 @@
-"""The architecture holds: imports flow one way, every module imports without the optional extras, and every
-command answers --help."""
+"""The architecture holds: imports flow one way, the CLI only parses and renders, the renderers run no model,
+every module imports without the optional extras, and every command answers --help."""
 
 from __future__ import annotations
 
@@ -17,6 +17,30 @@ import qdqtool
 PACKAGE = Path(qdqtool.__file__).parent
 # io -> ir -> analysis -> surgery -> verify -> engine -> gate -> jobs -> report -> cli; errors and _lazy below all
 LAYERS = ["errors", "_lazy", "io", "ir", "analysis", "surgery", "verify", "engine", "gate", "jobs", "report", "cli"]
+
+
+def _imports(path: Path, type_checking: bool = True) -> list[str]:
+    """The modules ``path`` imports (``from a import b`` counts as ``a`` and ``a.b``); with ``type_checking`` False,
+    imports under ``if TYPE_CHECKING:`` are left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    if not type_checking:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+                skipped |= {id(n) for n in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return found
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((PACKAGE / folder).rglob("*.py"))
 
 
 def _layer(path: Path) -> str | None:
@@ -44,6 +68,41 @@ def test_no_module_imports_upward():
                 if parts[0] == "qdqtool" and len(parts) > 1 and rank.get(parts[1], -1) > rank[layer]:
                     upward.append(f"{path.relative_to(PACKAGE)} imports {module}")
     assert not upward, "\n".join(upward)
+
+
+# what a command of cli/ may import from qdqtool: the jobs it calls, the renderers, and the shared option and
+# output helpers; everything about graphs, engines and numerics lives below jobs/
+CLI_MAY_IMPORT = ("qdqtool.jobs", "qdqtool.report", "qdqtool.errors", "qdqtool.examples", "qdqtool.io",
+                  "qdqtool.cli.options", "qdqtool.cli.output")
+GRAPH_LIBRARIES = ("onnx", "onnxruntime", "onnx_graphsurgeon", "networkx", "numpy", "polygraphy", "tensorrt")
+
+
+def test_cli_holds_no_graph_logic_and_no_command_imports_another():
+    found = []
+    for path in _modules("cli"):
+        for module in _imports(path):
+            top = module.split(".")[0]
+            if top in GRAPH_LIBRARIES:
+                found.append(f"cli/{path.name} imports {module}")
+            allowed = module in ("qdqtool", "qdqtool.cli") or module.startswith(CLI_MAY_IMPORT)
+            if top == "qdqtool" and not allowed:
+                found.append(f"cli/{path.name} imports {module}")
+    assert not found, "\n".join(found)
+
+
+# running a model (ONNX Runtime, TensorRT, a backend, the predictor, a job) is not a renderer's business
+RUNS_MODELS = ("onnxruntime", "tensorrt", "polygraphy", "qdqtool.jobs", "qdqtool.engine.backends",
+               "qdqtool.engine.ort_backend", "qdqtool.engine.trt_backend", "qdqtool.engine.trt_plan",
+               "qdqtool.engine.predictor", "qdqtool.verify.numerics", "qdqtool.verify.session")
+
+
+def test_report_runs_no_model():
+    found = []
+    for path in _modules("report"):
+        for module in _imports(path, type_checking=False):  # type hints of job results are fine
+            if module.startswith(RUNS_MODELS):
+                found.append(f"report/{path.relative_to(PACKAGE / 'report')} imports {module}")
+    assert not found, "\n".join(found)
 
 
 def test_every_module_imports_without_tensorrt():

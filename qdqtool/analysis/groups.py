@@ -241,7 +241,7 @@ def find_scale_groups(
         if root not in members:
             continue
         explained[root].add(rule_id)
-        joined_ops[root].append(index.nodes[i].name or outputs_of[i][0])
+        joined_ops[root].append(index.name_of(i))
         domain_tensors[root].update(tensors)
         for out in outputs:
             if places.get(out, out) not in interior:
@@ -365,7 +365,7 @@ def _placement(index: GraphIndex, rules: RuleSet, readers, places: dict[str, str
     """Residual Adds where quantization stops at one input (reported, fixed by ``merge --fix residual-add``)."""
     findings = []
     for i in index.of_type(*rules.placement.get("residual_add_ops", [])):
-        node = index.nodes[i]
+        node = index.node_at(i)
         if len(node.input) != 2 or any(index.is_constant(t) for t in node.input):
             continue
         kinds = [

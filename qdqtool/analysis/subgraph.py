@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import networkx as nx
+
+from qdqtool.ir.dataflow import dataflow_graph
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import is_dq, is_q, read_params
 
@@ -47,42 +50,45 @@ def scale_label(index: GraphIndex, node) -> str:
     return f"s={float(params.scale.reshape(-1)[0]):.5g}" + (f" zp={zero}" if zero else "")
 
 
-def group_subgraph(index: GraphIndex, members: list[str], joints: list[str] = ()) -> SubGraph:
+def group_subgraph(index: GraphIndex, members: list[str], joints: list[str] = (),
+                   flow: nx.MultiDiGraph | None = None) -> SubGraph:
     """The nodes ``members`` and ``joints`` present in ``index``, plus the producer of each Q's input and the
-    consumers of each DQ's output, with the edges between them in graph order.
+    readers of each DQ's output, with the edges between them in graph order.
 
     Args:
         index (GraphIndex): The model.
         members (list[str]): Q/DQ node names of the group.
         joints (list[str]): Names of the ops that joined the group (Concat, MaxPool ...). Defaults to ().
+        flow (nx.MultiDiGraph): :func:`~qdqtool.ir.dataflow.dataflow_graph` of ``index``, when the caller draws
+            several groups of one model. Defaults to None (built here).
     """
-    by_name = {(n.name or n.output[0]): i for i, n in enumerate(index.nodes)}
+    flow = dataflow_graph(index) if flow is None else flow
     wanted: dict[int, str] = {}
     for name in members:
-        if name in by_name:
-            wanted[by_name[name]] = "q" if is_q(index.nodes[by_name[name]]) else "dq"
+        found = index.find(name)
+        if found is not None:
+            wanted[found] = "q" if is_q(index.node_at(found)) else "dq"
     for name in joints:
-        if name in by_name:
-            wanted.setdefault(by_name[name], "joint")
+        found = index.find(name)
+        if found is not None:
+            wanted.setdefault(found, "joint")
     for i, kind in list(wanted.items()):
-        node = index.nodes[i]
-        if kind == "q" and node.input:
-            producer = index.producer.get(node.input[0])
-            if producer is not None:
-                wanted.setdefault(producer, "context")
-        if kind == "dq":
-            for consumer in index.consumers.get(node.output[0], ()):
-                wanted.setdefault(consumer, "context")
+        if kind == "q":
+            for producer, _, tensor in flow.in_edges(i, keys=True):
+                if tensor == index.inputs[i][0]:
+                    wanted.setdefault(producer, "context")
+        elif kind == "dq":
+            for reader in flow.successors(i):
+                wanted.setdefault(reader, "context")
     sub = SubGraph()
-    for i in sorted(wanted):
-        node = index.nodes[i]
-        sub.nodes.append(DrawNode(node.name or node.output[0], node.op_type, wanted[i]))
-    for i in sorted(wanted):
-        node = index.nodes[i]
-        label = scale_label(index, node)
-        for tensor in node.output:
-            for j in index.consumers.get(tensor, ()):
-                if j in wanted:
-                    dst = index.nodes[j]
-                    sub.edges.append(DrawEdge(node.name or node.output[0], dst.name or dst.output[0], tensor, label))
+    nodes = sorted(wanted)
+    for i in nodes:
+        sub.nodes.append(DrawNode(index.name_of(i), index.ops[i], wanted[i]))
+    part = flow.subgraph(nodes)
+    for i in nodes:
+        label = scale_label(index, index.node_at(i))
+        for tensor in index.outputs[i]:
+            for _, j, key in sorted(part.out_edges(i, keys=True), key=lambda e: e[1]):
+                if key == tensor:
+                    sub.edges.append(DrawEdge(index.name_of(i), index.name_of(j), tensor, label))
     return sub

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from qdqtool.analysis.groups import find_scale_groups
-from qdqtool.analysis.rules import load_rules
 from qdqtool.cli.options import (
     example_option,
     json_option,
@@ -17,8 +15,7 @@ from qdqtool.cli.options import (
     target_option,
     tool_version,
 )
-from qdqtool.engine.predictor.kernels import predict_kernels
-from qdqtool.io.onnx_io import load_model
+from qdqtool.jobs.analyze import AnalyzeRequest, analyze
 from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import analysis_dict
 from qdqtool.report.groups_table import kernels_line, print_analysis, summary_line
@@ -52,18 +49,13 @@ def command(model: Path | None, example: bool, target: str | None, max_scale_rat
     predicted_kernels when predicted.
     Exit codes: 0 analysed (also when there is nothing to do), 2 bad input.
     """
-    rules = load_rules(target)
     with model_or_example(model, example) as path:
-        loaded = load_model(path)
-        model = path
-    analysis = find_scale_groups(loaded.model, rules, max_scale_ratio)
-    kernels = predict_kernels(analysis, rules, max_scale_ratio=max_scale_ratio) if predict else None
+        result = analyze(AnalyzeRequest(model=path, target=target, max_scale_ratio=max_scale_ratio, predict=predict))
     if as_json:
-        doc = analysis_dict(analysis, str(model), "analyze", tool_version(), kernels)
+        doc = analysis_dict(result.analysis, str(path), "analyze", tool_version(), result.kernels)
         click.echo(json.dumps(doc, indent=2))
         return
-    console = terminal()
-    print_analysis(console, analysis, kernels=kernels)
-    click.echo(summary_line(analysis))
-    if kernels is not None:
-        click.echo(kernels_line(kernels))
+    print_analysis(terminal(), result.analysis, kernels=result.kernels)
+    click.echo(summary_line(result.analysis))
+    if result.kernels is not None:
+        click.echo(kernels_line(result.kernels))

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from qdqtool.cli.inspect import check_formats
 from qdqtool.cli.options import (
     backend_option,
     build_options,
@@ -18,40 +14,12 @@ from qdqtool.cli.options import (
     markdown_option,
     tool_version,
 )
-from qdqtool.engine.backends import ProgressSink, get_backend
-from qdqtool.engine.report import EngineReport
-from qdqtool.engine.summary import summarize
+from qdqtool.cli.output import check_formats, progress_display
+from qdqtool.jobs.build import build
 from qdqtool.report.console import terminal
 from qdqtool.report.engine_json import dumps, inspect_document
 from qdqtool.report.engine_markdown import inspect_markdown
-from qdqtool.report.engine_tables import inspect_renderable
-
-
-@contextlib.contextmanager
-def progress_display(enabled: bool = True) -> Iterator[ProgressSink | None]:
-    """A spinner with the current phase, a bar when the phase has steps, and the elapsed time (stderr, transient).
-
-    Yields None (no display) when disabled or when stderr is not a terminal.
-    """
-    console = terminal(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield None
-        return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=None)
-
-        def sink(phase: str, done: int | None, total: int | None) -> None:
-            bar.update(task, description=phase, completed=done or 0, total=total)
-
-        yield sink
-
-
-def status_line(report: EngineReport, output: Path, files: tuple[str, ...]) -> str:
-    latency = f" | median latency {report.latency.median:.3f} ms" if report.latency else ""
-    return (f"PASSED | {report.backend}: {len(report.layers)} layers, {len(report.leftover_qdq)} leftover Q/DQ"
-            f"{latency} | wrote {', '.join(str(output / f) for f in files)}")
+from qdqtool.report.engine_tables import build_status_line, inspect_renderable
 
 
 @click.command("build")
@@ -88,17 +56,15 @@ def command(model: Path, backend: str, output: Path, as_json: bool, as_markdown:
     """
     check_formats(as_json, as_markdown)
     options = build_options_from(params)
-    chosen = get_backend(backend)
     with progress_display(not (as_json or as_markdown)) as progress:
-        report = chosen.loader()(model, output, options, progress)()
-    summary = summarize(report)
+        result = build(model, backend, output, options, progress)
     if as_json:
-        doc = inspect_document(report, summary)
-        doc.update(command="build", tool=f"qdqtool {tool_version()}", output=str(output), files=list(chosen.files))
+        doc = inspect_document(result.report, result.summary)
+        doc.update(command="build", tool=f"qdqtool {tool_version()}", output=str(output), files=list(result.files))
         click.echo(dumps(doc), nl=False)
     elif as_markdown:
-        click.echo(inspect_markdown(report, summary), nl=False)
+        click.echo(inspect_markdown(result.report, result.summary), nl=False)
     else:
         console = terminal()
-        console.print(inspect_renderable(report, summary))
-        console.print(status_line(report, output, chosen.files))
+        console.print(inspect_renderable(result.report, result.summary))
+        console.print(build_status_line(result.report, output, result.files))

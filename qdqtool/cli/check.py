@@ -11,9 +11,8 @@ from rich.console import Console
 from qdqtool.cli.options import example_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError
 from qdqtool.examples import example_model
-from qdqtool.gate.config import FAIL_ON, parse_percent
 from qdqtool.io.atomic import write_text
-from qdqtool.jobs.check import CheckRequest, CheckResult, run_check
+from qdqtool.jobs.check import FAIL_ON, CheckRequest, CheckResult, parse_percent, run_check
 from qdqtool.report.check_json import check_json
 from qdqtool.report.check_pretty import print_check, status_line
 from qdqtool.report.console import terminal

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from qdqtool.cli.build import progress_display
-from qdqtool.cli.inspect import check_formats
 from qdqtool.cli.options import (
     backend_option,
     build_options,
@@ -22,10 +20,10 @@ from qdqtool.cli.options import (
     target_option,
     tool_version,
 )
-from qdqtool.engine.latency import DEFAULT_TOLERANCE, MIN_ROUNDS
+from qdqtool.cli.output import check_formats, progress_display
 from qdqtool.errors import CheckFailed
 from qdqtool.io.atomic import write_text
-from qdqtool.jobs.compare import CompareRequest, compare
+from qdqtool.jobs.compare import DEFAULT_TOLERANCE, MIN_ROUNDS, CompareRequest, compare
 from qdqtool.report.compare_report import compare_document, compare_markdown, compare_renderable
 from qdqtool.report.console import terminal
 

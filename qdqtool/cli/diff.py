@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from qdqtool.cli.inspect import check_formats, emit
 from qdqtool.cli.options import json_option, markdown_option, opt_profile_option, report_file_option
-from qdqtool.engine.diff import diff_engines
-from qdqtool.engine.load import engine_report_from_path
+from qdqtool.cli.output import check_formats, emit
+from qdqtool.jobs.inspect import diff as diff_engines
 from qdqtool.report.engine_json import diff_document, dumps
 from qdqtool.report.engine_markdown import diff_markdown
 from qdqtool.report.engine_tables import diff_renderable
@@ -99,9 +98,8 @@ def command(
     Exit codes: 0 the diff was produced, whatever the verdict; 2 bad input or usage (one line on stderr).
     """
     check_formats(as_json, as_markdown)
-    report_before = engine_report_from_path(before, before_profile, before_timing, opt_profile)
-    report_after = engine_report_from_path(after, after_profile, after_timing, opt_profile)
-    diff = diff_engines(report_before, report_after, time_tolerance=time_tolerance / 100.0)
+    diff = diff_engines(before, after, before_profile, after_profile, before_timing, after_timing, opt_profile,
+                        time_tolerance=time_tolerance / 100.0)
     if as_json:
         emit(dumps(diff_document(diff)), None, output)
     elif as_markdown:

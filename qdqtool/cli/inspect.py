@@ -5,34 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import RenderableType
 
 from qdqtool.cli.options import json_option, markdown_option, opt_profile_option, report_file_option
-from qdqtool.engine.load import engine_report_from_path
-from qdqtool.engine.summary import summarize
-from qdqtool.io.atomic import write_text
-from qdqtool.report.console import terminal
+from qdqtool.cli.output import check_formats, emit
+from qdqtool.jobs.inspect import inspect_engine
 from qdqtool.report.engine_json import dumps, inspect_document
 from qdqtool.report.engine_markdown import inspect_markdown
-from qdqtool.report.engine_tables import inspect_renderable, render
+from qdqtool.report.engine_tables import inspect_renderable
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def check_formats(as_json: bool, as_markdown: bool) -> None:
-    if as_json and as_markdown:
-        raise click.UsageError("--json and --markdown exclude each other")
-
-
-def emit(text: str | None, renderable: RenderableType | None, output: str | None) -> None:
-    """Print the report (text, or a rich renderable), or write it atomically to ``output``."""
-    if output:
-        write_text(output, text if text is not None else render(renderable))
-        click.echo(f"wrote {output}", err=True)
-    elif text is not None:
-        click.echo(text, nl=False)
-    else:
-        terminal().print(renderable, crop=False)  # the verdict line must stay whole
 
 
 @click.command("inspect")
@@ -89,11 +70,10 @@ def command(
     Exit codes: 0 done, 2 bad input or usage (one line on stderr).
     """
     check_formats(as_json, as_markdown)
-    report = engine_report_from_path(engine, profile=profile, timing=timing, opt_profile=opt_profile)
-    summary = summarize(report)
+    found = inspect_engine(engine, profile=profile, timing=timing, opt_profile=opt_profile)
     if as_json:
-        emit(dumps(inspect_document(report, summary)), None, output)
+        emit(dumps(inspect_document(found.report, found.summary)), None, output)
     elif as_markdown:
-        emit(inspect_markdown(report, summary), None, output)
+        emit(inspect_markdown(found.report, found.summary), None, output)
     else:
-        emit(None, inspect_renderable(report, summary), output)
+        emit(None, inspect_renderable(found.report, found.summary), output)

@@ -24,8 +24,9 @@ from qdqtool.examples import EXAMPLE
 from qdqtool.io.inputs import parse_input_shapes
 from qdqtool.jobs.merge import MergeRequest, checked_merge
 from qdqtool.report.console import terminal
-from qdqtool.report.groups_json import action_dict, analysis_dict, check_dict, fix_dict
+from qdqtool.report.groups_json import merge_document
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
+from qdqtool.report.merge_lines import failure_hint, status_line
 
 
 @click.command("merge")
@@ -78,17 +79,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
         outcome = checked_merge(request)
     result = outcome.result
     if as_json:
-        doc = analysis_dict(result.analysis, f"example:{EXAMPLE}" if example else str(model), "merge",
-                            tool_version())
-        doc.update(
-            actions=[action_dict(a) for a in result.actions],
-            fixes=[fix_dict(f) for f in outcome.fixes],
-            deduplicated=result.deduplicated,
-            numeric_check=check_dict(outcome.check),
-            output=str(outcome.written[0]) if outcome.written else None,
-            dry_run=dry_run,
-        )
-        doc["notes"] = doc["notes"] + outcome.notes
+        doc = merge_document(outcome, f"example:{EXAMPLE}" if example else str(model), tool_version())
         click.echo(json.dumps(doc, indent=2))
     else:
         console = terminal()
@@ -104,44 +95,10 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
             console.print(Text(f"note: {note}", style="dim"))
         click.echo(summary_line(result.analysis))
         if not outcome:
-            click.echo(_failure_hint(outcome))
-        click.echo(_status_line(outcome, dry_run))
+            click.echo(failure_hint(outcome))
+        click.echo(status_line(outcome))
     if not outcome:
         if not as_json:
             raise click.exceptions.Exit(1)  # the FAILED line above is the last word
         raise CheckFailed(f"numeric check failed: worst cosine {outcome.check.worst_cosine:.6f} < {min_cosine}; "
-                          f"nothing written; {_failure_hint(outcome)}")
-
-
-def _failure_hint(outcome) -> str:
-    """What to try when the numeric check fails, from what the merge did."""
-    unified = {a.group for a in outcome.result.unified}
-    if not unified and outcome.fixes:
-        return ("the placement fixes alone moved the outputs: the new Q/DQ quantize tensors with parameters "
-                "calibrated for another reader; check with real data (--inputs data.npz), or --no-verify to write it")
-    ratios = [g.ratio for g in outcome.result.analysis.groups if g.id in unified]
-    widest = max(ratios, default=1.0)
-    if widest >= 2:
-        return (f"the widest unified group spans a scale ratio of {widest:.3g}: lower --max-scale-ratio below it to "
-                "leave such groups alone, or --no-verify to write the model anyway")
-    data = "" if outcome.request.inputs is not None else "check with real data (--inputs data.npz), "
-    return f"the unified groups are close in scale (ratio <= {widest:.3g}): {data}or --no-verify to write it anyway"
-
-
-def _status_line(outcome, dry_run: bool) -> str:
-    result = outcome.result
-    if not result.analysis.has_qdq:
-        return "PASSED | nothing to do"
-    changed = f"{len(result.unified)} group(s) unified, {len(result.refused)} refused"
-    if outcome.request.fixes:
-        changed += f", {len(outcome.fixes)} placement fix(es)"
-    if dry_run:
-        return f"DRY RUN | {changed}; nothing written"
-    check = outcome.check
-    checked = "" if check is None else f" | worst cosine {check.worst_cosine:.6f}"
-    if not outcome:
-        return f"FAILED | {changed}{checked}"
-    where = f" | wrote {outcome.written[0]}" if outcome.written else ""
-    if not outcome.request.verify and outcome.changed:  # nothing was checked: do not call it a pass
-        return f"UNCHECKED | {changed} | numeric check skipped (--no-verify){where}"
-    return f"PASSED | {changed}{checked}{where}"
+                          f"nothing written; {failure_hint(outcome)}")

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from qdqtool.analysis.rules import available_targets
 from qdqtool.errors import BadInputError
 from qdqtool.examples import example_model
+from qdqtool.jobs import choices
 
 
 def target_option(f):
     return click.option(
         "--target", "-t", default=None, metavar="NAME|FILE",
-        help=f"Backend rules: {', '.join(available_targets())} or a rules .toml file. Default: tensorrt (for compare: "
+        help=f"Backend rules: {', '.join(choices.targets())} or a rules .toml file. Default: tensorrt (for compare: "
              "the backend's own rules).",
     )(f)
 
@@ -73,10 +73,9 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 def backend_option(f):
-    from qdqtool.engine.backends import BACKENDS
-
-    lines = "; ".join(f"{b.name}: {b.summary}" for b in BACKENDS.values())
-    return click.option("--backend", "-b", type=click.Choice(list(BACKENDS)), default="onnxruntime",
+    backends = choices.backends()
+    lines = "; ".join(f"{name}: {summary}" for name, summary in backends.items())
+    return click.option("--backend", "-b", type=click.Choice(list(backends)), default="onnxruntime",
                         show_default=True, help=f"Where to build. {lines}.")(f)
 
 
@@ -111,8 +110,8 @@ def build_options(f):
 
 def build_options_from(params: dict):
     """BuildOptions from the values of :func:`build_options` (popped from ``params``)."""
-    from qdqtool.engine.backends import BuildOptions
     from qdqtool.io.inputs import parse_input_shapes
+    from qdqtool.jobs.build import BuildOptions
 
     return BuildOptions(
         warmup=params.pop("warmup"), iterations=params.pop("iterations"), threads=params.pop("threads"),
@@ -123,10 +122,8 @@ def build_options_from(params: dict):
 
 
 def fix_option(f):
-    from qdqtool.surgery.placement import FIXES
-
     return click.option(
-        "--fix", "fixes", multiple=True, type=click.Choice(sorted(FIXES)),
+        "--fix", "fixes", multiple=True, type=click.Choice(choices.fixes()),
         help="Placement fix to run before unifying (repeatable). residual-add: put a Q/DQ on the float skip "
              "input of residual Adds, and drop the Q/DQ pair between a convolution and the Add it can fuse with.",
     )(f)
@@ -151,10 +148,8 @@ def model_or_example(model: Path | None, example: bool) -> Iterator[Path]:
 
 
 def policy_option(f):
-    from qdqtool.surgery.policy import POLICIES
-
     return click.option(
-        "--policy", type=click.Choice(POLICIES), default="max", show_default=True,
+        "--policy", type=click.Choice(choices.policies()), default="max", show_default=True,
         help="How a group's one scale is chosen. max: the union of the members' ranges (no clipping); output: the "
              "Q reading the group's output.",
     )(f)

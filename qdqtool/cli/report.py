@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import click
 
 from qdqtool.cli.options import max_scale_ratio_option, min_cosine_option, policy_option, target_option
-from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import write_text
 from qdqtool.io.inputs import parse_input_shapes
 from qdqtool.io.onnx_io import save_model
 from qdqtool.jobs.report import ReportRequest, collect_report
-from qdqtool.report.annotate import annotate_model
-from qdqtool.report.html.page import DRAWINGS, render_html
+from qdqtool.report.annotate import annotated_model
+from qdqtool.report.html.page import DRAWINGS, render_html, status_line
 
 _PATH = click.Path(path_type=Path)
 
@@ -57,26 +55,19 @@ def command(model: Path, output: Path | None, merged: Path | None, before: Path 
     Exit codes: 0 written, 1 the numeric check failed (the report is still written), 2 bad input or usage.
     """
     output = output or model.with_name(model.stem + ".report.html")
-    for target_path in (output, annotate):
-        if target_path is not None and target_path.resolve() == model.resolve():
-            raise BadInputError(f"{target_path}: would overwrite the model; choose another file")
     request = ReportRequest(
         model=model, merged=merged, before=before, after=after, before_profile=before_profile,
         after_profile=after_profile, target=target, max_scale_ratio=max_scale_ratio, policy=policy,
         verify=not no_verify, min_cosine=min_cosine, input_shapes=parse_input_shapes(input_shapes), inputs=inputs,
+        outputs=tuple(p for p in (output, annotate) if p is not None),
     )
     data = collect_report(request)
     write_text(output, render_html(data, drawing))
     click.echo(f"wrote {output}")
     if annotate is not None:
-        annotated = copy.deepcopy(data.original)
-        count = annotate_model(annotated, data.changes, data.analysis.findings)
+        annotated, count = annotated_model(data)
         save_model(annotated, annotate)
         click.echo(f"wrote {annotate} ({count} annotated node(s))")
-    changed = f"{len(data.changed)} of {len(data.changes)} group(s) changed"
+    click.echo(status_line(data))
     if data.check is not None and not data.check:
-        click.echo(f"FAILED | {changed} | worst cosine {data.check.worst_cosine:.6f} < {min_cosine}")
         raise click.exceptions.Exit(1)  # the FAILED line is the last word
-    checked = f" | worst cosine {data.check.worst_cosine:.6f}" if data.check is not None else ""
-    engines = f" | engines {data.diff.verdict}" if data.diff is not None else ""
-    click.echo(f"PASSED | {changed}{checked}{engines}")

@@ -9,12 +9,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qdqtool.gate.registry import LintRule, all_rules, find_rule
+from qdqtool.jobs.rules import lint_rules
 from qdqtool.report.console import terminal
 from qdqtool.report.markdown_check import rules_markdown
 
 
-def _rule_dict(rule: LintRule) -> dict:
+def _rule_dict(rule) -> dict:
     return {
         "id": rule.id, "name": rule.name, "side": rule.side, "severity": rule.severity.value,
         "summary": rule.summary, "explanation": rule.explanation, "fix": rule.fix,
@@ -22,7 +22,7 @@ def _rule_dict(rule: LintRule) -> dict:
     }
 
 
-def _print_one(console: Console, rule: LintRule) -> None:
+def _print_one(console: Console, rule) -> None:
     console.print(Text(f"{rule.id} {rule.name}", style="bold"), f"({rule.side} side, default {rule.severity.value})")
     console.print(f"  what: {rule.summary}")
     console.print(f"  why:  {rule.explanation}")
@@ -46,7 +46,7 @@ def command(rule: str | None, fmt: str) -> None:
     --format json prints a list of {id, name, side, severity, summary, explanation, fix, options[]}.
     Exit codes: 0 printed, 2 unknown rule.
     """
-    rules = [find_rule(rule)] if rule else all_rules()
+    rules = lint_rules(rule)
     if fmt == "json":
         click.echo(json.dumps([_rule_dict(r) for r in rules], indent=2))
         return

@@ -87,17 +87,16 @@ def reformat_time_share(ctx: LintContext, max_share: float = 10.0) -> Iterator[H
 
 def _network_input_quantizers(ctx: LintContext) -> set[str]:
     """Q nodes that quantize a float graph input (through nothing else)."""
-    graph = ctx.model.graph
-    inputs = {v.name for v in graph.input} - {t.name for t in graph.initializer}
-    return {n.name for n in graph.node if n.op_type == "QuantizeLinear" and n.input and n.input[0] in inputs}
+    index = ctx.analysis.index
+    return {index.name_of(i) for i in index.of_type("QuantizeLinear") if index.inputs[i][0] in index.graph_inputs}
 
 
 def _int8_region(ctx: LintContext, layer: Layer) -> str | None:
     """The ONNX Conv this layer implements when that Conv reads a dequantized input (an INT8 region)."""
     index = ctx.analysis.index
-    by_name = {node.name: node for node in index.nodes if node.name}
     for name in layer.onnx_nodes:
-        node = by_name.get(name)
+        found = index.find(name)
+        node = None if found is None else index.node_at(found)
         if node is None or node.op_type not in ctx.rules.weighted_ops or not node.input:
             continue
         producer = index.producer_node(node.input[0])

@@ -1,10 +1,15 @@
 """GraphIndex: op types, inputs, outputs, producers, consumers and constants of a ModelProto.
 
 This is the light index the analysis and scale edits run on (no copy of the graph, no onnx-graphsurgeon
-import/export): on a 49k-node graph a graphsurgeon round trip costs 12-15x a bare load + save.
+import/export): on a 49k-node graph a graphsurgeon round trip costs 12-15x a bare load + save. Structural edits
+that insert nodes go through :class:`qdqtool.ir.editor.GraphEditor` instead.
+
+A node is referred to by its *id*: its position in the graph when the index was built. Ids never shift: after
+:meth:`GraphIndex.remove_nodes` every id still names the node it named (a removed one as it was), so an id taken
+before an edit is still right after it.
 
     >>> index = GraphIndex(model)
-    >>> node = index.nodes[index.producer["conv_out"]]
+    >>> conv = index.node_at(index.producer["conv_out"])
     >>> assert all("conv_out" in index.inputs[i] for i in index.consumers["conv_out"])
 """
 
@@ -28,23 +33,23 @@ class GraphIndex:
     One pass copies every node's op type, inputs and outputs into Python lists (``ops``, ``inputs``,
     ``outputs``): a protobuf field costs a fraction of a microsecond per read, and the analysis and the
     clean-up after an edit read them many times. Rewire node inputs with :meth:`set_input` and remove nodes
-    with :meth:`remove_nodes`: positions stay those of the indexed graph (:meth:`node_at` finds the node at one,
-    ``nodes[i]`` no longer does once nodes are gone). After nodes are inserted, build a new index.
+    with :meth:`remove_nodes`; node ids stay those of the indexed graph (:meth:`node_at`). The graph's repeated
+    field is private: a position in it shifts with every removal. After nodes are inserted, build a new index.
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:
         self.model = model
         self.graph = model.graph
-        self.nodes = self.graph.node
+        self._nodes = self.graph.node  # the repeated field: positions in it shift with removals, ids do not
         self.opset = next(
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
         )
         self.ops: list[str] = []
         self.domains: list[str] = []
-        self.inputs: list[list[str]] = []  # node position -> its input names ("" for an omitted input)
+        self.inputs: list[list[str]] = []  # node id -> its input names ("" for an omitted input)
         self.outputs: list[list[str]] = []
         ops, domains, inputs, outputs = self.ops.append, self.domains.append, self.inputs.append, self.outputs.append
-        for node in self.nodes:  # slicing a repeated field copies it in C: the cheapest read there is
+        for node in self._nodes:  # slicing a repeated field copies it in C: the cheapest read there is
             ops(node.op_type)
             domains(node.domain)
             inputs(node.input[:])
@@ -64,14 +69,45 @@ class GraphIndex:
         self._consumers: dict[str, list[int]] | None = None
         self._const_cache: dict[str, tuple[np.ndarray | None, int | None]] = {}
         self.memo: dict[str, dict] = {}  # per-graph caches of readers built on this index
-        self.removed: list[int] = []  # positions (as indexed) of the nodes removed through remove_nodes
+        self.removed: list[int] = []  # ids of the nodes removed through remove_nodes, sorted
         self._removed_nodes: dict[int, onnx.NodeProto] = {}
+        self._by_name: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        """How many nodes were indexed (removed ones included: ids run from 0 to ``len(index) - 1``)."""
+        return len(self.ops)
+
+    def live_ids(self) -> list[int]:
+        """Ids of the nodes still in the graph, in graph order."""
+        if not self.removed:
+            return list(range(len(self.ops)))
+        gone = self._removed_nodes
+        return [i for i in range(len(self.ops)) if i not in gone]
+
+    def name_of(self, node_id: int) -> str:
+        """The node's name, or its first output when it has none (how reports and fixes name nodes)."""
+        name = self.node_at(node_id).name
+        return name or (self.outputs[node_id][0] if self.outputs[node_id] else "")
+
+    def find(self, name: str) -> int | None:
+        """The id of the node still in the graph called ``name`` (see :meth:`name_of`), or None."""
+        if self._by_name is None:
+            self._by_name = {}
+            for i in self.live_ids():
+                self._by_name.setdefault(self.name_of(i), i)
+        found = self._by_name.get(name)
+        return None if found is None or found in self._removed_nodes else found
 
     def of_type(self, *ops: str) -> list[int]:
-        """Indices of the nodes of the given op types, in node order."""
+        """Ids of the nodes of the given op types still in the graph, in node order."""
         if len(ops) == 1:
-            return self.by_op.get(ops[0], [])
-        return sorted(i for op in ops for i in self.by_op.get(op, ()))
+            found = self.by_op.get(ops[0], [])
+        else:
+            found = sorted(i for op in ops for i in self.by_op.get(op, ()))
+        if self.removed:
+            gone = self._removed_nodes
+            return [i for i in found if i not in gone]
+        return found
 
     @property
     def producer(self) -> dict[str, int]:
@@ -96,9 +132,9 @@ class GraphIndex:
             self._consumers = consumers
         return self._consumers
 
-    def set_input(self, position: int, slot: int, *names: str) -> None:
-        """Make inputs ``slot``, ``slot + 1``... of the node at ``position`` read ``names`` (appended past the end)."""
-        self.set_inputs((position,), slot, *names)
+    def set_input(self, node_id: int, slot: int, *names: str) -> None:
+        """Make inputs ``slot``, ``slot + 1``... of node ``node_id`` read ``names`` (appended past the end)."""
+        self.set_inputs((node_id,), slot, *names)
 
     def _set_input_tracked(self, position: int, slot: int, names: tuple[str, ...]) -> None:
         """:meth:`set_input` where inputs are appended or the consumers map must follow."""
@@ -118,30 +154,33 @@ class GraphIndex:
                     consumers[old].remove(position)
                 bisect.insort(consumers.setdefault(name, []), position)
 
-    def node_at(self, position: int) -> onnx.NodeProto:
-        """The node indexed at ``position``, also after :meth:`remove_nodes` (a removed node as it was)."""
+    def node_at(self, node_id: int) -> onnx.NodeProto:
+        """The node of id ``node_id``, also after :meth:`remove_nodes` (a removed node as it was)."""
         if not self.removed:
-            return self.nodes[position]
-        gone = self._removed_nodes.get(position)
+            return self._nodes[node_id]
+        gone = self._removed_nodes.get(node_id)
         if gone is not None:
             return gone
-        return self.nodes[position - bisect.bisect_left(self.removed, position)]
+        return self._nodes[node_id - bisect.bisect_left(self.removed, node_id)]
 
-    def remove_nodes(self, positions: Iterable[int]) -> None:
-        """Delete nodes given by their indexed positions. The lists keep describing the graph as indexed (with
-        its input edits); :meth:`node_at` still finds every node, removed ones included (reports name them)."""
-        positions = set(positions) - self._removed_nodes.keys()
-        for p in positions:
-            self._removed_nodes[p] = self.node_at(p)  # (a message deleted from the graph stays readable)
-        delete_positions(self.nodes, {p - bisect.bisect_left(self.removed, p) for p in positions})
+    def is_removed(self, node_id: int) -> bool:
+        return node_id in self._removed_nodes
+
+    def remove_nodes(self, node_ids: Iterable[int]) -> None:
+        """Delete nodes by id. The lists keep describing the graph as indexed (with its input edits);
+        :meth:`node_at` still finds every node, removed ones included (reports name them)."""
+        ids = set(node_ids) - self._removed_nodes.keys()
+        for i in ids:
+            self._removed_nodes[i] = self.node_at(i)  # (a message deleted from the graph stays readable)
+        delete_positions(self._nodes, {i - bisect.bisect_left(self.removed, i) for i in ids})
         self.removed = sorted(self._removed_nodes)
 
-    def set_inputs(self, positions: Iterable[int], slot: int, *names: str) -> None:
+    def set_inputs(self, node_ids: Iterable[int], slot: int, *names: str) -> None:
         """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""
         end = slot + len(names)
-        node_at = self.nodes.__getitem__ if not self.removed else self.node_at
+        node_at = self._nodes.__getitem__ if not self.removed else self.node_at
         inputs = self.inputs
-        for position in positions:
+        for position in node_ids:
             current = inputs[position]
             if self._consumers is None and end <= len(current):  # the common case, kept short
                 node_at(position).input[slot:end] = names
@@ -218,7 +257,7 @@ class GraphIndex:
                             used.update(inner.input)
                         walk(body.node)
 
-        walk(self.nodes)
+        walk(self._nodes)
         return used
 
 

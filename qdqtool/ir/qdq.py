@@ -484,10 +484,9 @@ def _find_quantizers(
     by_output: dict[str, Quantizer] = {}
     not_wanted: set[str] = set()  # outputs of Qs not wanted: their DQs are not either
     inputs, outputs, domains = index.inputs, index.outputs, index.domains
-    removed = set(index.removed)
     initializers, constant_nodes = index.initializers.where, index.constant_nodes
     for i in index.of_type("QuantizeLinear"):
-        if domains[i] not in DEFAULT_DOMAINS or i in removed:
+        if domains[i] not in DEFAULT_DOMAINS:
             continue
         source = inputs[i][0]
         is_weight = source in initializers or source in constant_nodes
@@ -499,7 +498,7 @@ def _find_quantizers(
         quantizers.append(q)
         by_output[outputs[i][0]] = q
     for i in index.of_type("DequantizeLinear"):
-        if domains[i] not in DEFAULT_DOMAINS or i in removed:
+        if domains[i] not in DEFAULT_DOMAINS:
             continue
         source = inputs[i][0]
         owner = by_output.get(source)

@@ -14,12 +14,14 @@ import onnx
 
 from qdqtool.analysis.groups import Analysis, ScaleGroup, find_scale_groups
 from qdqtool.analysis.rules import load_rules
+from qdqtool.analysis.subgraph import SubGraph, group_subgraph
 from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.model_match import require_engine_of
 from qdqtool.errors import BadInputError
 from qdqtool.io.inputs import load_npz, random_inputs
 from qdqtool.io.onnx_io import load_model
+from qdqtool.ir.dataflow import dataflow_graph
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import read_params
 from qdqtool.jobs.merge import MergeRequest, checked_merge
@@ -45,6 +47,7 @@ class ReportRequest:
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     inputs: Path | None = None
     seed: int = 0
+    outputs: tuple[Path, ...] = ()  # the files the command will write (the page, --annotate): never the model
 
 
 @dataclass
@@ -82,6 +85,7 @@ class ReportData:
     check: NumericCheck | None
     diff: EngineDiff | None
     notes: list[str] = field(default_factory=list)
+    drawings: dict[str, tuple[SubGraph, SubGraph]] = field(default_factory=dict)  # group id -> (before, after)
 
     @property
     def changed(self) -> list[GroupChange]:
@@ -90,13 +94,32 @@ class ReportData:
 
 def member_scales(index: GraphIndex, names: list[str]) -> dict[str, float | None]:
     """The per-tensor scale of each named Q/DQ node in ``index`` (None when the node is not there)."""
-    nodes = {(n.name or n.output[0]): n for n in index.nodes}
     scales: dict[str, float | None] = {}
     for name in names:
-        node = nodes.get(name)
-        params = read_params(index, node) if node is not None else None
+        found = index.find(name)
+        params = read_params(index, index.node_at(found)) if found is not None else None
         scales[name] = float(params.scale.reshape(-1)[0]) if params is not None else None
     return scales
+
+
+def _drawings(analysis: Analysis, merged: GraphIndex, changes: list[GroupChange]) -> dict[str, tuple]:
+    """The before/after subgraph of every group the merge changed."""
+    changed = [c for c in changes if c.changed]
+    if not changed:
+        return {}
+    before_flow, after_flow = dataflow_graph(analysis.index), dataflow_graph(merged)
+    return {
+        c.group.id: (group_subgraph(analysis.index, list(c.before), c.group.ops, before_flow),
+                     group_subgraph(merged, list(c.before), c.group.ops, after_flow))
+        for c in changed
+    }
+
+
+def _refuse_overwriting(request: ReportRequest) -> None:
+    model = request.model.resolve()
+    for target in request.outputs:
+        if target.resolve() == model:
+            raise BadInputError(f"{target}: would overwrite the model; choose another file")
 
 
 def _merge_in_memory(request: ReportRequest, tmp: Path) -> tuple[onnx.ModelProto, list[GroupAction], NumericCheck]:
@@ -125,6 +148,7 @@ def collect_report(request: ReportRequest) -> ReportData:
     """
     if (request.before is None) != (request.after is None):
         raise BadInputError("give both --before and --after (the engines built before and after the merge)")
+    _refuse_overwriting(request)
     original = load_model(request.model).model
     analysis = find_scale_groups(original, load_rules(request.target), request.max_scale_ratio)
     actions: list[GroupAction] = []
@@ -154,4 +178,5 @@ def collect_report(request: ReportRequest) -> ReportData:
         require_engine_of(before_engine, original, str(request.model))
         diff = diff_engines(before_engine, engine_report_from_path(request.after, request.after_profile))
     return ReportData(request=request, original=original, analysis=analysis, merged=merged, merged_label=label,
-                      changes=changes, check=check, diff=diff, notes=notes + list(analysis.notes))
+                      changes=changes, check=check, diff=diff, notes=notes + list(analysis.notes),
+                      drawings=_drawings(analysis, merged_index, changes))

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 from qdqtool.gate.baseline import DOCUMENT_KIND
 from qdqtool.gate.registry import Severity, Violation
-from qdqtool.jobs.check import CheckResult, ModelCheck
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.check import CheckResult, ModelCheck
 
 
 def finding_dict(v: Violation, fail_on: str) -> dict:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from qdqtool.gate.registry import Severity
-from qdqtool.jobs.check import CheckResult, ModelCheck
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.check import CheckResult, ModelCheck
 
 _STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -10,10 +10,12 @@ from rich.text import Text
 
 from qdqtool.engine.latency import LatencyComparison
 from qdqtool.engine.report import EngineReport, LayerClass
-from qdqtool.jobs.compare import CompareResult
 from qdqtool.report.engine_json import diff_document
 from qdqtool.report.engine_markdown import table
 from qdqtool.report.groups_json import check_dict
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.compare import CompareResult
 
 SCHEMA_VERSION = 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -73,3 +75,10 @@ def render(renderable: RenderableType, width: int | None = None) -> str:
     with console.capture() as capture:
         console.print(renderable, crop=False)
     return capture.get()
+
+
+def build_status_line(report: EngineReport, output: Path, files: tuple[str, ...]) -> str:
+    """``PASSED | onnxruntime: 13 layers, 6 leftover Q/DQ | median latency 0.025 ms | wrote ...``."""
+    latency = f" | median latency {report.latency.median:.3f} ms" if report.latency else ""
+    return (f"PASSED | {report.backend}: {len(report.layers)} layers, {len(report.leftover_qdq)} leftover Q/DQ"
+            f"{latency} | wrote {', '.join(str(output / f) for f in files)}")

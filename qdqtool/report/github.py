@@ -7,9 +7,13 @@ waived findings and those in the baseline are not annotated. Values are escaped 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qdqtool.gate.registry import Severity
-from qdqtool.jobs.check import CheckResult
 from qdqtool.report.sarif import artifact_uri
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.check import CheckResult
 
 
 def escape_data(text: str) -> str:

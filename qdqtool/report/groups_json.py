@@ -21,6 +21,7 @@ from qdqtool.surgery.unify import GroupAction
 
 if TYPE_CHECKING:  # for type hints only: each is imported by the command that uses it
     from qdqtool.engine.predictor.kernels import KernelCounts
+    from qdqtool.jobs.merge import MergeOutcome
     from qdqtool.surgery.placement import PlacementAction
     from qdqtool.verify.numerics import NumericCheck
 
@@ -128,3 +129,19 @@ def check_dict(check: NumericCheck | None) -> dict | None:
             for o in check.outputs
         ],
     }
+
+
+def merge_document(outcome: MergeOutcome, model: str, tool: str) -> dict:
+    """The ``merge --json`` document: the ``analyze`` document of the input plus what merge did."""
+    result = outcome.result
+    doc = analysis_dict(result.analysis, model, "merge", tool)
+    doc.update(
+        actions=[action_dict(a) for a in result.actions],
+        fixes=[fix_dict(f) for f in outcome.fixes],
+        deduplicated=result.deduplicated,
+        numeric_check=check_dict(outcome.check),
+        output=str(outcome.written[0]) if outcome.written else None,
+        dry_run=outcome.request.dry_run,
+    )
+    doc["notes"] = doc["notes"] + outcome.notes
+    return doc

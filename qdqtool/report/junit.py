@@ -8,9 +8,12 @@ severity, waived, in the baseline) are listed in its ``system-out``. Disabled ru
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from qdqtool.gate.registry import Violation
-from qdqtool.jobs.check import CheckResult, ModelCheck
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.check import CheckResult, ModelCheck
 
 
 def _line(v: Violation) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qdqtool.gate.registry import LintRule, Severity, Violation
-from qdqtool.jobs.check import CheckResult, ModelCheck
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.check import CheckResult, ModelCheck
 
 
 def cell(text: object) -> str:

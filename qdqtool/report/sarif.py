@@ -14,10 +14,13 @@ import json
 import os
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from qdqtool.gate.registry import LintRule, Severity, Violation, all_rules
-from qdqtool.jobs.check import CheckResult, ModelCheck
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.check import CheckResult, ModelCheck
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

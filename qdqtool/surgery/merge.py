@@ -61,7 +61,7 @@ def merge_scales(
         duplicates = repoint_duplicate_quantizers(analysis) if dedupe else []
         if not unification.detached and not duplicates:
             return MergeResult(model=model, analysis=analysis, actions=unification.actions)
-        names = {i: index.nodes[i].name or index.outputs[i][0] for i in duplicates}
+        names = {i: index.name_of(i) for i in duplicates}
         _, removed = remove_dead(index, unification.detached, duplicates)
     return MergeResult(model=model, analysis=analysis, actions=unification.actions,
                        deduplicated=[names[i] for i in removed])

@@ -1,8 +1,8 @@
 """Placement fixes (``merge --fix NAME``): move Q/DQ pairs where TensorRT needs them, before scales are unified.
 
 Fixes are registered by name (:func:`register_fix`), so ``--fix`` lists what exists and a report can say which
-fix made each edit. They edit the ModelProto through the light index: a Q/DQ pair inserted or removed is two
-nodes, so no graph copy is needed. Every edit is returned as a :class:`PlacementAction`.
+fix made each edit. They read the model through the light index and edit it through the one
+:class:`~qdqtool.ir.editor.GraphEditor`. Every edit is returned as a :class:`PlacementAction`.
 
 ``residual-add`` follows TensorRT's placement guidance for residual Adds (developer guide, "Q/DQ Layer-Placement
 Recommendations", Fig. 6/7 and 9): "The precision of the first input to the element-wise addition layer
@@ -35,9 +35,9 @@ import onnx
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.errors import BadInputError
+from qdqtool.ir.editor import GraphEditor
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import is_dq, is_q, read_params
-from qdqtool.surgery.cleanup import remove_dead
 
 
 @dataclass
@@ -99,17 +99,17 @@ def fix_residual_add(model: onnx.ModelProto, rules: RuleSet) -> list[PlacementAc
 def quantize_skips(model: onnx.ModelProto, rules: RuleSet) -> list[PlacementAction]:
     """Insert a Q/DQ pair on the float input of each Add the analysis reports as a placement problem."""
     analysis = find_scale_groups(model, rules)
-    index = analysis.index
-    by_name = {index.nodes[i].name or index.nodes[i].output[0]: i for i in _add_nodes(index, rules)}
-    taken = {n.name for n in index.nodes} | set(index.producer) | set(index.initializers) | index.graph_inputs
-    inserts: dict[int, list[onnx.NodeProto]] = {}
-    new_initializers: list[onnx.TensorProto] = []
+    index = analysis.index  # reads the model as it was before these edits
+    editor = GraphEditor(model)
+    adds = {index.name_of(i): i for i in _add_nodes(index, rules)}
+    taken = ({index.node_at(i).name for i in index.live_ids()} | set(index.producer) | set(index.initializers)
+             | index.graph_inputs)
     actions = []
     for finding in analysis.findings:
-        position = by_name.get(finding.node)
+        position = adds.get(finding.node)
         if position is None:
             continue
-        add = index.nodes[position]
+        add = index.node_at(position)
         skip = _skip_input(index, rules, add, finding.tensor)
         if skip is None:
             continue
@@ -117,33 +117,27 @@ def quantize_skips(model: onnx.ModelProto, rules: RuleSet) -> list[PlacementActi
         if source is None:
             continue
         params = read_params(index, source)
-        inputs, copies = _constants_before(index, source, position, taken)
-        new_initializers += copies
+        inputs = _constants_before(index, editor, source, position, taken)
         prefix = _unique(f"qdqtool/{finding.node}/skip_quantizer", taken)
-        new_nodes = []
+        names = []
         if source.input[0] == skip and index.producer[source.output[0]] < position:
             quantized = source.output[0]  # that Q already quantizes the skip: the Add gets a DQ of its own
         else:
-            q = onnx.helper.make_node("QuantizeLinear", [skip, *inputs], [f"{prefix}.q"], name=f"{prefix}.Q")
-            q.attribute.extend(source.attribute)
-            new_nodes.append(q)
             quantized = f"{prefix}.q"
-        dq = onnx.helper.make_node("DequantizeLinear", [quantized, *inputs], [f"{prefix}.dq"], name=f"{prefix}.DQ")
-        dq.attribute.extend(a for a in source.attribute if a.name in ("axis", "block_size"))
-        new_nodes.append(dq)
-        for k, name in enumerate(add.input):
-            if name == skip:
-                add.input[k] = f"{prefix}.dq"
-        inserts.setdefault(position, []).extend(new_nodes)
+            editor.insert("QuantizeLinear", [skip, *inputs], [quantized], f"{prefix}.Q", before=finding.node,
+                          attrs=source.attribute)
+            names.append(f"{prefix}.Q")
+        editor.insert("DequantizeLinear", [quantized, *inputs], [f"{prefix}.dq"], f"{prefix}.DQ", before=finding.node,
+                      attrs=[a for a in source.attribute if a.name in ("axis", "block_size")])
+        names.append(f"{prefix}.DQ")
+        editor.replace_input(finding.node, skip, f"{prefix}.dq")
         actions.append(PlacementAction(
             fix="residual-add", action="quantize-skip", node=finding.node, tensor=skip,
-            nodes=[n.name for n in new_nodes], params_from=source.name or source.output[0],
+            nodes=names, params_from=source.name or source.output[0],
             scale=float(params.scale.reshape(-1)[0]) if params else None,
             zero_point=int(params.zero_point.reshape(-1)[0]) if params else None, how=how,
         ))
-    if inserts:
-        model.graph.initializer.extend(new_initializers)
-        _insert_before(model.graph, inserts)
+    editor.commit()
     return actions
 
 
@@ -212,31 +206,19 @@ def _from_weighted(index: GraphIndex, rules: RuleSet, tensor: str) -> bool:
 
 
 def _constants_before(
-    index: GraphIndex, source: onnx.NodeProto, position: int, taken: set[str]
-) -> tuple[list[str], list[onnx.TensorProto]]:
-    """The scale/zero-point inputs a new node at ``position`` can read: ``source``'s own tensors when they exist
-    before ``position`` (initializers, earlier Constant nodes), else initializer copies of their values."""
-    names, copies = [], []
+    index: GraphIndex, editor: GraphEditor, source: onnx.NodeProto, position: int, taken: set[str]
+) -> list[str]:
+    """The scale/zero-point inputs a new node before node ``position`` can read: ``source``'s own tensors when they
+    exist before it (initializers, earlier Constant nodes), else new initializers holding their values."""
+    names = []
     for name in source.input[1:3]:
         if not name or name in index.initializers or index.constant_nodes.get(name, position) < position:
             names.append(name)
             continue
-        value = np.asarray(index.const_array(name))
         copy = _unique(f"{name}.copy", taken)
-        copies.append(onnx.numpy_helper.from_array(value, copy))
+        editor.new_constant(copy, np.asarray(index.const_array(name)))
         names.append(copy)
-    return names, copies
-
-
-def _insert_before(graph: onnx.GraphProto, inserts: dict[int, list[onnx.NodeProto]]) -> None:
-    """Put each list of new nodes just before the node at its position (one rebuild of the node list)."""
-    nodes = list(graph.node)
-    rebuilt: list[onnx.NodeProto] = []
-    for i, node in enumerate(nodes):
-        rebuilt.extend(inserts.get(i, ()))
-        rebuilt.append(node)
-    del graph.node[:]
-    graph.node.extend(rebuilt)
+    return names
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -253,10 +235,11 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def unquantize_branches(model: onnx.ModelProto, rules: RuleSet) -> list[PlacementAction]:
     """Remove the Q/DQ pair between a convolution and the residual Add it could fuse with."""
-    index = GraphIndex(model)
-    actions, dead, detached = [], [], set()
+    index = GraphIndex(model)  # reads the model as it was before these edits
+    editor = GraphEditor(model)
+    actions = []
     for position in _add_nodes(index, rules):
-        add = index.nodes[position]
+        add = index.node_at(position)
         if len(add.input) != 2 or any(not t or index.is_constant(t) for t in add.input):
             continue
         branches = [b for k in range(2) if (b := _quantized_branch(index, rules, add, k)) is not None]
@@ -266,39 +249,35 @@ def unquantize_branches(model: onnx.ModelProto, rules: RuleSet) -> list[Placemen
         other = index.producer_node(add.input[1 - k])
         if other is None or not is_dq(other):
             continue  # without an INT8 skip, freeing the branch would leave the fused output float
-        q, dq = index.nodes[q_at], index.nodes[dq_at]
-        index.set_input(position, k, q.input[0])
-        dead += [q_at, dq_at]
-        detached.update(t for t in [*q.input[1:3], *dq.input[1:3]] if t)
-        name = add.name or add.output[0]
-        conv = index.nodes[conv_at]
+        name, q = index.name_of(position), index.node_at(q_at)
+        editor.replace_input(name, add.input[k], q.input[0])
+        editor.remove([index.name_of(dq_at), index.name_of(q_at)])
         actions.append(PlacementAction(
             fix="residual-add", action="unquantize-branch", node=name, tensor=q.input[0],
-            nodes=[q.name or q.output[0], dq.name or dq.output[0]],
-            how=(f"{conv.name or conv.output[0]} feeds {name} through its own Q/DQ pair; without it TensorRT fuses "
+            nodes=[index.name_of(q_at), index.name_of(dq_at)],
+            how=(f"{index.name_of(conv_at)} feeds {name} through its own Q/DQ pair; without it TensorRT fuses "
                  f"the Add into the convolution and keeps the other input as the INT8 skip"),
         ))
-    if dead:
-        remove_dead(index, detached, dead)
+    editor.commit()
     return actions
 
 
 def _quantized_branch(
     index: GraphIndex, rules: RuleSet, add: onnx.NodeProto, k: int
 ) -> tuple[int, int, int, int] | None:
-    """(k, Q, DQ, conv positions) when input ``k`` of ``add`` is conv -> Q -> DQ with no other reader on the way."""
+    """(k, Q, DQ, conv ids) when input ``k`` of ``add`` is conv -> Q -> DQ with no other reader on the way."""
     tensor = add.input[k]
     producer, consumers, outputs = index.producer, index.consumers, index.graph_outputs
     dq_at = producer.get(tensor)
-    if dq_at is None or not is_dq(index.nodes[dq_at]) or len(consumers.get(tensor, ())) != 1 or tensor in outputs:
+    if dq_at is None or not is_dq(index.node_at(dq_at)) or len(consumers.get(tensor, ())) != 1 or tensor in outputs:
         return None
-    q_tensor = index.nodes[dq_at].input[0]
+    q_tensor = index.inputs[dq_at][0]
     q_at = producer.get(q_tensor)
-    if q_at is None or not is_q(index.nodes[q_at]) or len(consumers.get(q_tensor, ())) != 1:
+    if q_at is None or not is_q(index.node_at(q_at)) or len(consumers.get(q_tensor, ())) != 1:
         return None
-    source = index.nodes[q_at].input[0]
+    source = index.inputs[q_at][0]
     conv_at = producer.get(source)
-    if conv_at is None or index.nodes[conv_at].op_type not in rules.weighted_ops:
+    if conv_at is None or index.ops[conv_at] not in rules.weighted_ops:
         return None
     if len(consumers.get(source, ())) != 1 or source in outputs:
         return None

@@ -109,7 +109,8 @@ class SimGraph:
         """
         graph = cls(index, rules)
         graph._read_shapes()
-        for i, proto in enumerate(index.nodes):
+        for i in index.live_ids():
+            proto = index.node_at(i)
             if proto.op_type == "Constant" and proto.domain in ("", "ai.onnx"):
                 continue
             node = SimNode(

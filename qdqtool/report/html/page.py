@@ -13,15 +13,16 @@ import base64
 import hashlib
 from html import escape
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
-from qdqtool.analysis.subgraph import group_subgraph
 from qdqtool.gate.onnx_rules import GROUP_RULES
-from qdqtool.ir.index import GraphIndex
-from qdqtool.jobs.report import ReportData
 from qdqtool.report.engine_rows import diff_tables, match_summary, totals_rows
 from qdqtool.report.html.chart import kernel_time_chart
 from qdqtool.report.html.graphviz import draw_with_graphviz
 from qdqtool.report.html.svg import draw_subgraph
+
+if TYPE_CHECKING:  # for type hints only: report renders what a job returned
+    from qdqtool.jobs.report import ReportData
 
 DRAWINGS = ("auto", "builtin")
 
@@ -99,14 +100,11 @@ def _drawings_section(data: ReportData, drawing: str) -> tuple[str, str]:
     if not changed or data.merged is None:
         return ('<section id="drawings"><h2>Changed groups</h2><p>No group changed.</p></section>',
                 "no drawings")
-    before_index, after_index = data.analysis.index, GraphIndex(data.merged)
     fallbacks: list[str] = []
     figures = []
     for change in changed:
         g = change.group
-        members = list(change.before)
-        before = group_subgraph(before_index, members, g.ops)
-        after = group_subgraph(after_index, members, g.ops)
+        before, after = data.drawings[g.id]
         old = {(e.src, e.dst): e.label for e in before.edges}
         new_labels = {(e.src, e.dst) for e in after.edges if e.label and old.get((e.src, e.dst)) != e.label}
         figures.append(
@@ -202,3 +200,13 @@ def render_html(data: ReportData, drawing: str = "auto") -> str:
         + f"<script>{_SELF_CHECK}</script></body></html>\n"
     )
 
+
+def status_line(data: ReportData) -> str:
+    """``PASSED | 6 of 6 group(s) changed | worst cosine 0.997051 | engines improved`` (or ``FAILED | ...``)."""
+    changed = f"{len(data.changed)} of {len(data.changes)} group(s) changed"
+    check = data.check
+    if check is not None and not check:
+        return f"FAILED | {changed} | worst cosine {check.worst_cosine:.6f} < {check.min_cosine}"
+    checked = f" | worst cosine {check.worst_cosine:.6f}" if check is not None else ""
+    engines = f" | engines {data.diff.verdict}" if data.diff is not None else ""
+    return f"PASSED | {changed}{checked}{engines}"
