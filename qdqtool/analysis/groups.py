@@ -285,7 +285,7 @@ def find_scale_groups(
 
 
 def _first_position(q: Quantizer) -> int:
-    return q.nodes[0].index
+    return q.nodes[0].node_id
 
 
 def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
@@ -297,7 +297,8 @@ def _judge(group: ScaleGroup, rules: RuleSet, ratio_limit: float) -> None:
         return
     reasons = []
     if all(p.one_value for p in params):  # per tensor: type, scale and zero point are all in the keys
-        dtypes, zps, scales = sorted({k[0] for k in keys}), sorted({k[2] for k in keys}), [k[1] for k in keys]
+        dtypes, zps = sorted({k.dtype for k in keys}), sorted({k.zero_point for k in keys})
+        scales = [k.scale for k in keys]
         per_channel = [q.name for q in group.quantizers if q.params.block_size]
     else:
         dtypes, zps, scales = group.dtypes, group.zero_points, group.scales
@@ -399,7 +400,7 @@ def _notes(index: GraphIndex, quantizers: list[Quantizer], weights: list[tuple[i
         p = first.params
         kind = "scale computed at run time" if p is None else _unsupported(p.dtype, p.block_size)
         if kind:
-            left_alone.append(((q.q is None, first.index), kind, q.name))
+            left_alone.append(((q.q is None, first.node_id), kind, q.name))
     for position, dtype, block_size in weights:
         kind = _unsupported(dtype, block_size)
         if kind:

@@ -29,57 +29,22 @@ from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import publish
 from qdqtool.io.inputs import random_inputs
 from qdqtool.io.onnx_io import read_structure
+from qdqtool.verify.session import SessionError, first_line, ort_session
 
 OPTIMIZED = "optimized.onnx"
 PROFILE = "profile.json"
 REPORT = SAVED_REPORT
 
 
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
-def session_options(threads: int, optimized_path: Path | None = None, profile_prefix: Path | None = None):
-    """SessionOptions for reproducible CPU numbers: all optimisations, fixed threads, sequential execution."""
-    import onnxruntime as ort  # a core dependency, imported on use so `--help` stays fast
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = threads
-    options.log_severity_level = 4  # fatal only: expected NCHWc warnings, and errors qdqtool reports itself
-    if optimized_path is not None:
-        options.optimized_model_filepath = str(optimized_path)
-    if profile_prefix is not None:
-        options.enable_profiling = True
-        options.profile_file_prefix = str(profile_prefix)
-    return options
-
-
-# ONNX Runtime 1.32's QDQ propagation writes an invalid Q (output_dtype int8 with a uint8 zero point) into some
-# opset-21 graphs and then refuses its own result (qdqtool.verify.numerics works around the same bug).
-FALLBACK_DISABLED = ["QDQPropagationTransformer"]
-
-
-def _session(model: Path, options) -> tuple[object, str | None]:
-    """An InferenceSession, and a note when it could only be made without QDQ propagation."""
-    import onnxruntime as ort
-
+def _session(model: Path, threads: int, optimized: Path | None = None, profile: Path | None = None):
+    """The backend's session (see :func:`qdqtool.verify.session.ort_session`), or BadInputError naming the model."""
     try:
-        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"]), None
-    except Exception as err:  # noqa: BLE001 - ORT raises many types; all mean "cannot load this model"
-        first = err
-    try:
-        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"],
-                                       disabled_optimizers=FALLBACK_DISABLED)
-    except Exception:  # noqa: BLE001
-        raise BadInputError(f"{model}: ONNX Runtime cannot load it: {_first_line(first)}") from None
-    return session, (f"optimised without {', '.join(FALLBACK_DISABLED)}: with it ONNX Runtime rejected its own "
-                     f"optimised graph ({_first_line(first)})")
+        return ort_session(model, threads=threads, optimized_path=optimized, profile_prefix=profile)
+    except SessionError as err:
+        raise BadInputError(f"{model}: ONNX Runtime cannot load it: {err}") from None
 
 
-def model_inputs(model: Path, options: BuildOptions) -> dict:
+def _random_feed(model: Path, options: BuildOptions) -> dict:
     """Seeded random data for every graph input (dynamic dimensions from ``input_shapes``, else 1)."""
     return random_inputs(read_structure(model), options.input_shapes, options.seed)
 
@@ -89,7 +54,7 @@ def _run(session, inputs: dict, model: Path) -> None:
         session.run(None, inputs)
     except Exception as err:  # noqa: BLE001
         raise BadInputError(
-            f"{model}: ONNX Runtime failed to run it on random inputs ({_first_line(err)}); "
+            f"{model}: ONNX Runtime failed to run it on random inputs ({first_line(err)}); "
             "give dynamic input shapes with --input-shape"
         ) from None
 
@@ -124,10 +89,10 @@ class EngineReportFromOrt:
         opts = self.options
         if not self.model.is_file():
             raise BadInputError(f"{self.model}: no such file")
-        inputs = model_inputs(self.model, opts)
+        inputs = _random_feed(self.model, opts)
         with output_folder(self.output) as tmp:
             self.progress("optimising", None, None)
-            session, fallback = _session(self.model, session_options(opts.threads, tmp / OPTIMIZED, tmp / "profile"))
+            session, fallback = _session(self.model, opts.threads, tmp / OPTIMIZED, tmp / "profile")
             runs = opts.warmup + opts.iterations
             for i in range(runs):
                 self.progress("profiling", i, runs)
@@ -172,8 +137,8 @@ class OrtTimer:
         self._inputs: dict = {}
 
     def __enter__(self) -> OrtTimer:
-        self._inputs = model_inputs(self.model, self.options)
-        self._session, _ = _session(self.model, session_options(self.options.threads))
+        self._inputs = _random_feed(self.model, self.options)
+        self._session, _ = _session(self.model, self.options.threads)
         _run(self._session, self._inputs, self.model)
         return self
 

@@ -35,6 +35,7 @@ import onnx
 from qdqtool.engine.classify import COMPUTE_OPS
 from qdqtool.engine.report import EngineReport, Latency, Layer, LayerClass, TensorInfo
 from qdqtool.errors import BadInputError
+from qdqtool.io.onnx_io import graph_inputs
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
 REFORMAT_OPS = frozenset({"Transpose", "ReorderInput", "ReorderOutput"})
@@ -240,7 +241,7 @@ class EngineReportFromOrtProfile:
             measured=True,
             detailed=True,
             notes=notes,
-            bindings=[v.name for v in optimized.graph.input if v.name not in consts]
+            bindings=[v.name for v in graph_inputs(optimized.graph)]
             + [v.name for v in optimized.graph.output],
             profile_runs=runs,
         )

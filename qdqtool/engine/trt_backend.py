@@ -55,6 +55,7 @@ from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, QdqToolError
 from qdqtool.io.atomic import publish
 from qdqtool.io.inputs import random_inputs
+from qdqtool.io.onnx_io import graph_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
 REPORT = SAVED_REPORT
@@ -88,8 +89,7 @@ def _input_names(model: Path) -> list[str]:
         proto = onnx.load(str(model), load_external_data=False)
     except Exception as err:  # noqa: BLE001 - protobuf and OS errors alike
         raise BadInputError(f"{model}: not a readable ONNX model: {err}") from None
-    initializers = {t.name for t in proto.graph.initializer}
-    return [v.name for v in proto.graph.input if v.name not in initializers]
+    return [v.name for v in graph_inputs(proto.graph)]
 
 
 def _shapes(model: Path, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:

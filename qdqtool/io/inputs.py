@@ -11,6 +11,7 @@ import onnx
 from onnx import helper
 
 from qdqtool.errors import BadInputError
+from qdqtool.io.onnx_io import graph_inputs
 
 
 def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -30,16 +31,11 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[in
     return shapes
 
 
-def model_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    initializers = {t.name for t in model.graph.initializer}
-    return [v for v in model.graph.input if v.name not in initializers]
-
-
 def check_input_shapes(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> None:
     """BadInputError unless every --input-shape names an input of the model and has its rank."""
     if not shapes:
         return
-    inputs = {v.name: v for v in model_inputs(model)}
+    inputs = {v.name: v for v in graph_inputs(model.graph)}
     for name, shape in shapes.items():
         if name == "" and len(inputs) == 1:
             name = next(iter(inputs))
@@ -55,7 +51,7 @@ def random_inputs(
 ) -> dict[str, np.ndarray]:
     """Seeded standard-normal data for every graph input; dynamic dimensions from ``shapes``, else 1."""
     shapes = dict(shapes or {})
-    inputs = model_inputs(model)
+    inputs = graph_inputs(model.graph)
     if "" in shapes and len(inputs) == 1:
         shapes[inputs[0].name] = shapes.pop("")
     check_input_shapes(model, shapes)
@@ -90,8 +86,17 @@ def load_npz(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np.nd
             data = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise BadInputError(f"{path}: not a readable .npz file: {err}") from None
-    names = [v.name for v in model_inputs(model)]
+    names = [v.name for v in graph_inputs(model.graph)]
     missing = [n for n in names if n not in data]
     if missing:
         raise BadInputError(f"{path}: has no array for input(s) {missing} (it holds {sorted(data)})")
     return {n: data[n] for n in names}
+
+
+def check_inputs(
+    model: onnx.ModelProto, path: str | os.PathLike | None, shapes: dict[str, tuple[int, ...]], seed: int
+) -> tuple[dict[str, np.ndarray], str]:
+    """The inputs of a numeric check and how the report names them: the user's .npz, else seeded random data."""
+    if path is not None:
+        return load_npz(path, model), str(path)
+    return random_inputs(model, shapes, seed), f"seeded random (seed {seed})"

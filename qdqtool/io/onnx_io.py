@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,19 @@ def _uses_external_data(model: onnx.ModelProto, data: bytes) -> bool:
         a.t.data_location == external
         for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"
     )
+
+
+def graph_inputs(graph: onnx.GraphProto, initializers: Container[str] | None = None) -> list[onnx.ValueInfoProto]:
+    """The inputs a caller feeds: declared graph inputs that are not initializers (models of IR < 4 list every
+    initializer as an input too).
+
+    Args:
+        graph (onnx.GraphProto): The graph.
+        initializers (Container[str]): Its initializer names, when the caller has them. Defaults to None (read).
+    """
+    if initializers is None:
+        initializers = {t.name for t in graph.initializer}
+    return [v for v in graph.input if v.name not in initializers]
 
 
 def read_structure(path: str | os.PathLike) -> onnx.ModelProto:

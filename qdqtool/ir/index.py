@@ -24,6 +24,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from qdqtool.io.onnx_io import graph_inputs
+
 DEFAULT_DOMAINS = ("", "ai.onnx")  # the standard ONNX operator set
 
 
@@ -58,8 +60,7 @@ class GraphIndex:
         for i, op in enumerate(self.ops):
             self.by_op[op].append(i)
         self.initializers: _Initializers = _Initializers(self.graph)
-        where = self.initializers.where
-        self.graph_inputs = {name for name in (v.name for v in self.graph.input) if name not in where}
+        self.graph_inputs = {v.name for v in graph_inputs(self.graph, self.initializers.where)}
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
         for i in self.by_op.get("Constant", ()):
@@ -68,7 +69,8 @@ class GraphIndex:
         self._producer: dict[str, int] | None = None
         self._consumers: dict[str, list[int]] | None = None
         self._const_cache: dict[str, tuple[np.ndarray | None, int | None]] = {}
-        self.memo: dict[str, dict] = {}  # per-graph caches of readers built on this index
+        self.params_cache: dict[tuple, object] = {}  # Q/DQ parameters by what they are read from (ir.qdq)
+        self.shapes_cache: object | None = None  # tensor shapes by ONNX shape inference (ir.shapes), when asked
         self.removed: list[int] = []  # ids of the nodes removed through remove_nodes, sorted
         self._removed_nodes: dict[int, onnx.NodeProto] = {}
         self._by_name: dict[str, int] | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -50,49 +51,50 @@ def is_dq(node: onnx.NodeProto) -> bool:
     return node.op_type == "DequantizeLinear" and node.domain in DEFAULT_DOMAINS
 
 
-class QParams:
-    """Scale, zero point and quantized type of one Q or DQ node.
+class ParamsKey(NamedTuple):
+    """What equality of parameters means: bit-equal scales and zero points of one type, axis and block size.
 
-    ``key`` is what equality means: type, the scale and zero-point values, axis and block size. Parameters read
-    from two one-value initializers (:meth:`from_scalar_tensors`, nearly every activation Q/DQ) keep the raw
-    bytes and make their numpy arrays on first use: a large graph has tens of thousands and most are only
-    compared.
+    Per tensor, ``scale`` is a Python float (it holds a float32 or float16 value exactly) and ``zero_point`` an int;
+    per channel both are the raw bytes of the values (float32 and int64).
     """
 
-    __slots__ = ("dtype", "axis", "block_size", "key", "one_value", "_scale", "_zero_point", "_raw")
+    dtype: str
+    scale: float | bytes
+    zero_point: int | bytes
+    axis: int | None
+    block_size: int
 
-    def __init__(
-        self, scale: np.ndarray, zero_point: np.ndarray, dtype: str, axis: int | None = None, block_size: int = 0
-    ) -> None:
-        self.dtype = dtype  # "int8", "uint8", "fp8e4m3fn", "int4", ... or "unknown"
-        self.axis = axis  # set for per-channel (non-scalar scale)
-        self.block_size = block_size
-        self._scale = scale
-        self._zero_point = zero_point  # zeros when the input is omitted
-        self._raw: tuple | None = None
-        self.one_value = scale.size == 1  # one scale (per tensor, or a one-channel axis)
-        self.key = self._key()
 
-    @classmethod
-    def from_scalar_tensors(cls, scale: onnx.TensorProto, zero_point: onnx.TensorProto) -> QParams | None:
-        """Per-tensor parameters from two one-value tensors stored as raw data; None for anything else."""
-        scale_raw, zp_raw = scale.raw_data, zero_point.raw_data
-        scale_type, zp_type = scale.data_type, zero_point.data_type
-        if scale_type not in _FLOAT_SCALES or zp_type not in _INTEGER_ZERO_POINTS:
-            return None
-        scale_format, zp_format = _SCALAR_FORMATS[scale_type], _SCALAR_FORMATS[zp_type]
-        if len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size:
-            return None
-        params = cls.__new__(cls)
-        params.dtype = DTYPE_NAMES.get(zp_type, "unknown")
-        params.axis = None
-        params.block_size = 0
-        params.one_value = True
-        params._scale = params._zero_point = None
-        # one value: every dimension is 1, so the number of dimensions gives the shape
-        params._raw = (scale_raw, scale_type, len(scale.dims), zp_raw, zp_type, len(zero_point.dims))
-        params.key = (params.dtype, scale_format.unpack(scale_raw)[0], zp_format.unpack(zp_raw)[0], None, 0)
-        return params
+class QParams:
+    """Scale, zero point and quantized type of one Q or DQ node; equal when their :class:`ParamsKey` is.
+
+    Made by :func:`params_from_arrays` or, for nearly every activation Q/DQ, :func:`params_from_scalar_tensors`,
+    which keeps the raw bytes of the two one-value initializers and makes numpy arrays only on first use: a large
+    graph has tens of thousands of parameters and most are only compared.
+    """
+
+    __slots__ = ("key", "dtype", "axis", "block_size", "one_value", "_scale", "_zero_point", "_raw")
+
+    def __init__(self, key: ParamsKey, scale: np.ndarray | None = None, zero_point: np.ndarray | None = None,
+                 raw: tuple | None = None) -> None:
+        """``scale``/``zero_point`` as arrays, or ``raw``: (scale bytes, its type, its rank, zero-point bytes, its
+        type, its rank) of one-value tensors."""
+        self.key = key
+        self.dtype = key.dtype  # "int8", "uint8", "fp8e4m3fn", "int4", ... or "unknown"
+        self.axis = key.axis  # set for per-channel (non-scalar scale)
+        self.block_size = key.block_size
+        self.one_value = not isinstance(key.scale, bytes)  # one scale (per tensor, or a one-channel axis)
+        self._scale, self._zero_point, self._raw = scale, zero_point, raw
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, QParams) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def same_as(self, other: QParams) -> bool:
+        """Bit-equal parameters (TensorRT compares scales for exact equality)."""
+        return self.key == other.key
 
     @property
     def scale(self) -> np.ndarray:
@@ -120,46 +122,25 @@ class QParams:
         """int8/uint8, per-tensor or per-channel, not blocked: the parameters qdqtool knows how to unify."""
         return self.dtype in QRANGE and self.block_size == 0
 
-    def _key(self) -> tuple:
-        """Python floats hold float32/float16 values exactly, so equal keys mean bit-equal scales."""
-        scale, zp = self._scale, self._zero_point
-        if self.one_value:
-            zero_point = int(zp.item()) if zp.size == 1 else int(zp.reshape(-1)[0]) if zp.size else 0
-            return (self.dtype, float(scale.item()), zero_point, None, self.block_size)
-        return (
-            self.dtype,
-            scale.astype(np.float32).tobytes(),
-            np.broadcast_to(zp, scale.shape).astype(np.int64).tobytes(),
-            self.axis,
-            self.block_size,
-        )
-
-    def same_as(self, other: QParams) -> bool:
-        """Bit-equal parameters (TensorRT compares scales for exact equality)."""
-        return self.key == other.key
-
     @property
     def scale_value(self) -> float:
         """The (first) scale as a Python float."""
-        return self.key[1] if self.one_value else float(self.scale.reshape(-1)[0])
+        return self.key.scale if self.one_value else float(self.scale.reshape(-1)[0])
 
     @property
     def zero_point_value(self) -> int:
         """The (first) zero point as a Python int."""
-        return self.key[2] if self.one_value else int(self.zero_point.reshape(-1)[0])
+        return self.key.zero_point if self.one_value else int(self.zero_point.reshape(-1)[0])
 
     def represented_range(self) -> tuple[float, float]:
         """The real-valued interval a per-tensor quantizer can represent."""
         qmin, qmax = QRANGE[self.dtype]
-        if self.one_value:
-            _, s, z, _, _ = self.key
-        else:
-            s, z = self.scale_value, self.zero_point_value
+        s, z = self.scale_value, self.zero_point_value
         return s * (qmin - z), s * (qmax - z)
 
     def raw_scalars(self) -> tuple[int, bytes, int, bytes] | None:
         """(scale type, scale bytes, zero-point type, zero-point bytes) as read from the graph, for parameters
-        made by :meth:`from_scalar_tensors`; None otherwise."""
+        made by :func:`params_from_scalar_tensors`; None otherwise."""
         if self._raw is None:
             return None
         scale_raw, scale_type, _, zp_raw, zp_type, _ = self._raw
@@ -167,8 +148,36 @@ class QParams:
 
     def __repr__(self) -> str:
         if self.one_value:
-            return f"QParams({self.dtype}, scale={self.key[1]:.6g}, zero_point={self.key[2]})"
+            return f"QParams({self.dtype}, scale={self.key.scale:.6g}, zero_point={self.key.zero_point})"
         return f"QParams({self.dtype}, {self.scale.size} scales, axis={self.axis}, block_size={self.block_size})"
+
+
+def params_from_arrays(scale: np.ndarray, zero_point: np.ndarray, dtype: str, axis: int | None = None,
+                       block_size: int = 0) -> QParams:
+    """Parameters from numpy values (per tensor or per channel). Python floats hold float32/float16 values exactly,
+    so equal keys mean bit-equal scales."""
+    if scale.size == 1:
+        zp = int(zero_point.reshape(-1)[0]) if zero_point.size else 0
+        key = ParamsKey(dtype, float(scale.item()), zp, None, block_size)
+    else:
+        key = ParamsKey(dtype, scale.astype(np.float32).tobytes(),
+                        np.broadcast_to(zero_point, scale.shape).astype(np.int64).tobytes(), axis, block_size)
+    return QParams(key, scale=scale, zero_point=zero_point)
+
+
+def params_from_scalar_tensors(scale: onnx.TensorProto, zero_point: onnx.TensorProto) -> QParams | None:
+    """Per-tensor parameters from two one-value tensors stored as raw data; None for anything else."""
+    scale_raw, zp_raw = scale.raw_data, zero_point.raw_data
+    scale_type, zp_type = scale.data_type, zero_point.data_type
+    if scale_type not in _FLOAT_SCALES or zp_type not in _INTEGER_ZERO_POINTS:
+        return None
+    scale_format, zp_format = _SCALAR_FORMATS[scale_type], _SCALAR_FORMATS[zp_type]
+    if len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size:
+        return None
+    dtype = DTYPE_NAMES.get(zp_type, "unknown")
+    key = ParamsKey(dtype, scale_format.unpack(scale_raw)[0], zp_format.unpack(zp_raw)[0], None, 0)
+    # one value: every dimension is 1, so the number of dimensions gives the shape
+    return QParams(key, raw=(scale_raw, scale_type, len(scale.dims), zp_raw, zp_type, len(zero_point.dims)))
 
 
 # what one-value parameters may be stored as: a float scale (what ONNX allows) and an integer zero point
@@ -179,19 +188,25 @@ _SCALAR_FORMATS = {code: struct.Struct("<" + RAW_NP_TYPES[code].char) for code i
 
 
 class QdqNode:
-    """A QuantizeLinear or DequantizeLinear node, by its position in the index; its parameters are read from the
-    graph on first use. The NodeProto itself is fetched only when needed (attributes, name): merge reads most
-    nodes through the index alone."""
+    """A QuantizeLinear or DequantizeLinear node, by its id in the index; its parameters are read from the graph on
+    first use. The NodeProto itself is fetched only when needed (attributes, name): merge reads most nodes through
+    the index alone.
 
-    __slots__ = ("index", "_graph", "_input_dtype", "_params", "_read", "_attributes")
+    Args:
+        node_id (int): The node's id in ``graph``.
+        graph (GraphIndex): The index it belongs to.
+        reads (QdqNode): For a DQ of a Q: that Q, whose type a DQ without zero point dequantizes (read only if
+            needed). Defaults to None.
+        input_dtype (str): For a DQ of a constant or a graph input: the integer type it reads. Defaults to None.
+    """
 
-    def __init__(
-        self, index: int, graph: GraphIndex, input_dtype: str | QdqNode | Callable[[], str | None] | None = None,
-    ) -> None:
-        """``input_dtype``: the integer type a DQ reads (what a DQ without zero point dequantizes), or the Q whose
-        output it reads."""
-        self.index = index
-        self._graph = graph
+    __slots__ = ("node_id", "graph", "_reads", "_input_dtype", "_params", "_read", "_attributes")
+
+    def __init__(self, node_id: int, graph: GraphIndex, reads: QdqNode | None = None,
+                 input_dtype: str | None = None) -> None:
+        self.node_id = node_id
+        self.graph = graph
+        self._reads = reads
         self._input_dtype = input_dtype
         self._read = False
         self._params: QParams | None = None
@@ -205,16 +220,14 @@ class QdqNode:
     def params(self) -> QParams | None:
         """Scale, zero point and type; None when the scale is not a constant."""
         if not self._read:
-            graph = self._graph
-            dtype = self._input_dtype
-            if type(dtype) is QdqNode:  # a DQ of this Q: read the Q's type only if this DQ needs it
-                dtype = dtype._produced_dtype
-            self._params = _read_params(graph, self._node, graph.inputs[self.index], dtype, self._has_attributes)
+            graph = self.graph
+            dtype = self._input_dtype if self._reads is None else self._reads._produced_dtype
+            self._params = _read_params(graph, self._node, graph.inputs[self.node_id], dtype, self._has_attributes)
             self._read = True
         return self._params
 
     def _node(self) -> onnx.NodeProto:
-        return self._graph.node_at(self.index)
+        return self.graph.node_at(self.node_id)
 
     def _produced_dtype(self) -> str | None:
         params = self.params
@@ -241,16 +254,17 @@ class QdqNode:
 
     @property
     def is_q(self) -> bool:
-        return self._graph.ops[self.index] == "QuantizeLinear" and self._graph.domains[self.index] in DEFAULT_DOMAINS
+        graph, i = self.graph, self.node_id
+        return graph.ops[i] == "QuantizeLinear" and graph.domains[i] in DEFAULT_DOMAINS
 
     @property
     def inputs(self) -> list[str]:
         """The node's input names (the index's copy, which :meth:`GraphIndex.set_input` keeps current)."""
-        return self._graph.inputs[self.index]
+        return self.graph.inputs[self.node_id]
 
     @property
     def output(self) -> str:
-        return self._graph.outputs[self.index][0]
+        return self.graph.outputs[self.node_id][0]
 
     @property
     def scale_name(self) -> str:
@@ -289,8 +303,8 @@ class Quantizer:
         """Recompute ``nodes`` and ``outputs`` after DQs were added."""
         self.nodes = ([self.q] if self.q else []) + self.dqs
         if self.dqs:
-            outputs = self.dqs[0]._graph.outputs
-            self.outputs = [outputs[dq.index][0] for dq in self.dqs]
+            outputs = self.dqs[0].graph.outputs
+            self.outputs = [outputs[dq.node_id][0] for dq in self.dqs]
         else:
             self.outputs = []
 
@@ -381,32 +395,34 @@ def _read_params(
     input_dtype: str | Callable[[], str | None] | None, has_attributes: Callable[[], bool] | None = None,
 ) -> QParams | None:
     """:func:`read_params` with the node's input names (the index holds them); the node itself, and whether it
-    has attributes, are asked for only when they matter."""
+    has attributes, are asked for only when they matter.
+
+    Cached on the index under one key shape: (scale, zero point, what gives the type when there is no zero point,
+    attributes). Parameters that no attribute can change are filed with no attributes, so a Q and its DQs reading
+    the same constants share one entry.
+    """
     if has_attributes is None:
         def has_attributes() -> bool:
             return len(get_node().attribute) > 0
-    cache = index.memo.setdefault("qparams", {})
+    cache = index.params_cache
     if len(inputs) == 3 and inputs[2]:  # the common case: scale and zero point given
         scale_name, zp_name = inputs[1], inputs[2]
-        if index.opset < _BLOCKS_OPSET or not has_attributes():
-            # one scale value and an integer zero point mean the same whatever axis or saturate say
-            key: tuple = ("one value", scale_name, zp_name)
-            hit = cache.get(key, _UNREAD)
+        plain = (scale_name, zp_name, "", ())
+        if index.opset < _BLOCKS_OPSET:  # one scale value means the same whatever axis or saturate say
+            hit = cache.get(plain, _UNREAD)
             if hit is _UNREAD:
-                hit = cache[key] = _one_value_params(index, scale_name, zp_name)
-            if hit is not None:
+                one = _one_value_params(index, scale_name, zp_name)
+                if one is not None:
+                    cache[plain] = one
+                    return one
+            elif hit is not None and hit.one_value:
                 return hit
         if not has_attributes():
-            key = (scale_name, zp_name)
-            if key in cache:
-                return cache[key]
-            scale, _ = index.const_entry(scale_name)
-            zero_point, zp_type = index.const_entry(zp_name)
-            params = None
-            if scale is not None and zero_point is not None:
-                params = QParams(scale, zero_point, DTYPE_NAMES.get(zp_type, "unknown"), 1 if scale.size > 1 else None)
-            cache[key] = params
-            return params
+            hit = cache.get(plain, _UNREAD)
+            if hit is _UNREAD:
+                hit = cache[plain] = _one_value_params(index, scale_name, zp_name) or _array_params(
+                    index, scale_name, zp_name)
+            return hit
     # attributes (axis, block_size, output_dtype) or no zero point: the type may come from elsewhere
     if len(inputs) < 2:
         return None
@@ -423,15 +439,21 @@ def _read_params(
     params = None
     if scale is not None and (zero_point is not None or not zp_name):
         dtype, block_size = quantized_type(index, node, input_dtype, attrs)
-        params = QParams(
-            scale=scale,
-            zero_point=np.zeros(scale.shape, dtype=np.int64) if zero_point is None else zero_point,
-            dtype=dtype,
-            axis=attrs.get("axis", 1) if scale.size > 1 else None,
-            block_size=block_size,
+        params = params_from_arrays(
+            scale, np.zeros(scale.shape, dtype=np.int64) if zero_point is None else zero_point, dtype,
+            attrs.get("axis", 1) if scale.size > 1 else None, block_size,
         )
     cache[key] = params
     return params
+
+
+def _array_params(index: GraphIndex, scale_name: str, zp_name: str) -> QParams | None:
+    """Parameters of a node without attributes, from constants of any kind (Constant nodes, per channel)."""
+    scale, _ = index.const_entry(scale_name)
+    zero_point, zp_type = index.const_entry(zp_name)
+    if scale is None or zero_point is None:
+        return None
+    return params_from_arrays(scale, zero_point, DTYPE_NAMES.get(zp_type, "unknown"), 1 if scale.size > 1 else None)
 
 
 def _one_value_params(index: GraphIndex, scale_name: str, zp_name: str) -> QParams | None:
@@ -442,7 +464,7 @@ def _one_value_params(index: GraphIndex, scale_name: str, zp_name: str) -> QPara
     if scale_at is None or zp_at is None:
         return None
     tensors = initializers.tensors
-    return QParams.from_scalar_tensors(tensors[scale_at], tensors[zp_at])
+    return params_from_scalar_tensors(tensors[scale_at], tensors[zp_at])
 
 
 def input_dtype(index: GraphIndex, tensor: str) -> str | None:
@@ -503,11 +525,11 @@ def _find_quantizers(
         source = inputs[i][0]
         owner = by_output.get(source)
         if owner is not None:
-            owner.add_dq(QdqNode(i, index, owner.q), outputs[i][0])
+            owner.add_dq(QdqNode(i, index, reads=owner.q), outputs[i][0])
         elif source not in not_wanted:
             is_weight = source in initializers or source in constant_nodes
             if weights if is_weight else activations:
-                dq = QdqNode(i, index, input_dtype(index, source))
+                dq = QdqNode(i, index, input_dtype=input_dtype(index, source))
                 quantizers.append(Quantizer(first_id + len(quantizers), None, [dq], None, is_weight))
             else:
                 left_out.append(i)
@@ -516,8 +538,8 @@ def _find_quantizers(
 
 def in_quantizer_order(quantizers: list[Quantizer]) -> list[Quantizer]:
     """The order :func:`find_quantizers` gives, for quantizers gathered from several calls."""
-    led = sorted((q for q in quantizers if q.q is not None), key=lambda q: q.q.index)
-    return led + sorted((q for q in quantizers if q.q is None), key=lambda q: q.dqs[0].index)
+    led = sorted((q for q in quantizers if q.q is not None), key=lambda q: q.q.node_id)
+    return led + sorted((q for q in quantizers if q.q is None), key=lambda q: q.dqs[0].node_id)
 
 
 def weight_types(index: GraphIndex, positions: list[int]) -> list[tuple[int, str, int]]:

@@ -11,9 +11,10 @@ import onnx
 
 from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError, InternalError
-from qdqtool.io.inputs import check_input_shapes, load_npz, random_inputs
+from qdqtool.io.inputs import check_input_shapes, check_inputs
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
+from qdqtool.verify.session import QDQ_PROPAGATION, SessionError, ort_session
 
 if TYPE_CHECKING:  # imported when used: --fix and the numeric check are optional steps
     from qdqtool.surgery.placement import PlacementAction
@@ -108,15 +109,11 @@ def _ort_default_session_note(model_path: Path, model: onnx.ModelProto) -> list[
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < 21:
         return []
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
     try:
-        ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # noqa: BLE001 - any refusal is the point
-        return [f"ONNX Runtime's default session rejects this model, the input as well ({str(err).splitlines()[0]}); "
-                "load it with disabled_optimizers=['QDQPropagationTransformer'], as the numeric check did"]
+        ort_session(model_path, qdq_propagation=True)
+    except SessionError as err:
+        return [f"ONNX Runtime's default session rejects this model, the input as well ({err}); "
+                f"load it with disabled_optimizers=['{QDQ_PROPAGATION}'], as the numeric check did"]
     return []
 
 
@@ -147,9 +144,5 @@ def _check(request: MergeRequest, merged: Path) -> NumericCheck:
 
     # the input's structure only (weights stay on disk): for its input shapes and its output Concats
     reference = onnx.load(str(request.model), load_external_data=False)
-    if request.inputs is not None:
-        data, label = load_npz(request.inputs, reference), f"{request.inputs}"
-    else:
-        data = random_inputs(reference, request.input_shapes, request.seed)
-        label = f"seeded random (seed {request.seed})"
+    data, label = check_inputs(reference, request.inputs, request.input_shapes, request.seed)
     return compare_models(request.model, merged, data, request.min_cosine, label, reference_model=reference)

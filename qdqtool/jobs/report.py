@@ -19,7 +19,7 @@ from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.model_match import require_engine_of
 from qdqtool.errors import BadInputError
-from qdqtool.io.inputs import load_npz, random_inputs
+from qdqtool.io.inputs import check_inputs
 from qdqtool.io.onnx_io import load_model
 from qdqtool.ir.dataflow import dataflow_graph
 from qdqtool.ir.index import GraphIndex
@@ -132,11 +132,7 @@ def _merge_in_memory(request: ReportRequest, tmp: Path) -> tuple[onnx.ModelProto
 
 
 def _check_given(request: ReportRequest, original: onnx.ModelProto, merged: onnx.ModelProto) -> NumericCheck:
-    if request.inputs is not None:
-        data, label = load_npz(request.inputs, original), str(request.inputs)
-    else:
-        data = random_inputs(original, request.input_shapes, request.seed)
-        label = f"seeded random (seed {request.seed})"
+    data, label = check_inputs(original, request.inputs, request.input_shapes, request.seed)
     return compare_models(original, merged, data, request.min_cosine, label, reference_model=original)
 
 

@@ -36,12 +36,12 @@ def repoint_duplicate_quantizers(analysis: Analysis) -> list[int]:
     for quantizers in by_signature.values():
         if len(quantizers) < 2:
             continue
-        keep, *others = sorted(quantizers, key=lambda q: q.q.index)
+        keep, *others = sorted(quantizers, key=lambda q: q.q.node_id)
         kept_output = keep.q.output
         for other in others:
             if other.q.output in index.graph_outputs:
                 continue
             for dq in other.dqs:
-                index.set_input(dq.index, 0, kept_output)
-            duplicates.append(other.q.index)
+                index.set_input(dq.node_id, 0, kept_output)
+            duplicates.append(other.q.node_id)
     return sorted(duplicates)

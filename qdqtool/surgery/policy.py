@@ -12,7 +12,7 @@ import numpy as np
 
 from qdqtool.analysis.groups import ScaleGroup
 from qdqtool.errors import InternalError
-from qdqtool.ir.qdq import QRANGE, QParams
+from qdqtool.ir.qdq import QRANGE, QParams, params_from_arrays
 
 POLICIES = ("max", "output")
 
@@ -59,8 +59,5 @@ def union_of_ranges(members: list[QParams]) -> QParams:
     scale_type = ref.scale.dtype.type
     if scale_type(scale) < scale:  # rounding to the scale's own float type must not shrink the range
         scale = np.nextafter(scale_type(scale), scale_type(np.inf))
-    return QParams(
-        scale=np.array(scale, dtype=ref.scale.dtype),
-        zero_point=np.array(zero_point, dtype=ref.zero_point.dtype),
-        dtype=ref.dtype,
-    )
+    return params_from_arrays(np.array(scale, dtype=ref.scale.dtype), np.array(zero_point, dtype=ref.zero_point.dtype),
+                              ref.dtype)

@@ -87,7 +87,7 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
         zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
-        members = [member.index for q in group.quantizers for member in q.nodes]
+        members = [member.node_id for q in group.quantizers for member in q.nodes]
         detached.update(*[inputs_of[position][1:3] for position in members])
         index.set_inputs(members, 1, scale_name, zp_name)  # (zp appended where it was omitted)
     add = index.graph.initializer.add  # (built in place: extend would copy each one)

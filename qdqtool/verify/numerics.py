@@ -10,15 +10,16 @@ and class rows separately), else each channel of axis 1 (when a channel holds at
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import onnx
 
 from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.shapes import tensor_shapes
 from qdqtool.verify.metrics import Similarity, similarity
+from qdqtool.verify.session import SessionError, first_line, ort_session
 
 _MAX_CHANNEL_GROUPS = 4096
 # A slice needs some values for its cosine to mean anything: a (1, 1000) classifier output sliced per class gives
@@ -63,27 +64,6 @@ class NumericCheck:
         return self.worst_cosine >= self.min_cosine
 
 
-def _session(model: onnx.ModelProto | str | os.PathLike, tmp: Path, label: str):
-    import onnxruntime as ort  # imported here: analysis and merge --no-verify never pay for it
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # fatal only: qdqtool reports the errors itself, in one line
-    if isinstance(model, onnx.ModelProto):
-        if model.ByteSize() < 2**31 - 1:
-            source: object = model.SerializeToString()
-        else:  # protobuf cannot hold it: go through a file with external data
-            source = str(tmp / f"{label}.onnx")
-            onnx.save_model(model, source, save_as_external_data=True, location=f"{label}.onnx.data")
-    else:
-        source = str(model)
-    # ONNX Runtime 1.32's QDQ propagation writes an invalid Q (output_dtype int8 with a uint8 zero point) into
-    # opset-21 graphs with int8 DQ -> MaxPool and then refuses its own result. Moving Q/DQ does not change what
-    # the model computes, so the check runs without that pass on both models.
-    return ort.InferenceSession(
-        source, options, providers=["CPUExecutionProvider"], disabled_optimizers=["QDQPropagationTransformer"]
-    )
-
-
 def compare_models(
     original: onnx.ModelProto | str | os.PathLike,
     edited: onnx.ModelProto | str | os.PathLike,
@@ -103,36 +83,35 @@ def compare_models(
         reference_model (onnx.ModelProto): The original as a ModelProto, to find each output's Concat slices.
             Defaults to None (per-channel slices along axis 1).
     """
-    with tempfile.TemporaryDirectory(prefix="qdqtool-verify-") as tmp:
-        try:
-            reference = _session(original, Path(tmp), "original")
-        except Exception as err:  # noqa: BLE001 - ORT raises many types; all mean "cannot run this model"
-            raise BadInputError(
-                f"ONNX Runtime cannot run the input model ({str(err).splitlines()[0]}); skip the check with --no-verify"
-            ) from None
-        try:
-            candidate = _session(edited, Path(tmp), "edited")
-        except Exception as err:  # noqa: BLE001
-            raise CheckFailed(f"ONNX Runtime cannot run the edited model: {str(err).splitlines()[0]}") from None
-        ref_io = ([i.name for i in reference.get_inputs()], [o.name for o in reference.get_outputs()])
-        cand_io = ([i.name for i in candidate.get_inputs()], [o.name for o in candidate.get_outputs()])
-        if ref_io != cand_io:
-            raise BadInputError(
-                f"the two models do not have the same inputs and outputs ({ref_io} vs {cand_io}): "
-                "compare a model with its own merged version"
-            )
-        try:
-            ref_out = reference.run(None, inputs)
-        except Exception as err:  # noqa: BLE001
-            fix = ("give shapes with --input-shape or data with --inputs" if inputs_label.startswith("seeded")
-                   else f"check the arrays in {inputs_label} against the model's inputs")
-            raise BadInputError(
-                f"ONNX Runtime failed on the input model with these inputs ({str(err).splitlines()[0]}); {fix}"
-            ) from None
-        try:
-            cand_out = candidate.run(None, inputs)
-        except Exception as err:  # noqa: BLE001
-            raise CheckFailed(f"ONNX Runtime failed on the edited model: {str(err).splitlines()[0]}") from None
+    try:
+        reference, _ = ort_session(original, qdq_propagation=False)
+    except SessionError as err:
+        raise BadInputError(
+            f"ONNX Runtime cannot run the input model ({err}); skip the check with --no-verify"
+        ) from None
+    try:
+        candidate, _ = ort_session(edited, qdq_propagation=False)
+    except SessionError as err:
+        raise CheckFailed(f"ONNX Runtime cannot run the edited model: {err}") from None
+    ref_io = ([i.name for i in reference.get_inputs()], [o.name for o in reference.get_outputs()])
+    cand_io = ([i.name for i in candidate.get_inputs()], [o.name for o in candidate.get_outputs()])
+    if ref_io != cand_io:
+        raise BadInputError(
+            f"the two models do not have the same inputs and outputs ({ref_io} vs {cand_io}): "
+            "compare a model with its own merged version"
+        )
+    try:
+        ref_out = reference.run(None, inputs)
+    except Exception as err:  # noqa: BLE001
+        fix = ("give shapes with --input-shape or data with --inputs" if inputs_label.startswith("seeded")
+               else f"check the arrays in {inputs_label} against the model's inputs")
+        raise BadInputError(
+            f"ONNX Runtime failed on the input model with these inputs ({first_line(err)}); {fix}"
+        ) from None
+    try:
+        cand_out = candidate.run(None, inputs)
+    except Exception as err:  # noqa: BLE001
+        raise CheckFailed(f"ONNX Runtime failed on the edited model: {first_line(err)}") from None
     names = [o.name for o in reference.get_outputs()]
     splits = _concat_splits(reference_model, names) if reference_model is not None else {}
     checks = []
@@ -175,29 +154,21 @@ def _concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, list
     A detector head is often Concat(levels, axis=2) of Concat([box rows, class rows], axis=1): both splits are
     returned, so box rows and class rows are compared separately.
     """
-    producers = {o: n for n in model.graph.node for o in n.output}
-    if not any(o in producers and producers[o].op_type == "Concat" for o in outputs):
+    index = GraphIndex(model)
+    if not any(o in index.producer and index.ops[index.producer[o]] == "Concat" for o in outputs):
         return {}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - shape inference is a best effort here
-        return {}
-    shapes = {}
-    for value in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-        dims = value.type.tensor_type.shape.dim
-        shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
-    for t in inferred.graph.initializer:
-        shapes[t.name] = list(t.dims)
+    shapes = tensor_shapes(index).shapes
 
     def split_of(tensor: str) -> list[tuple[int, list[int]]]:
-        node = producers.get(tensor)
-        if node is None or node.op_type != "Concat":
+        at = index.producer.get(tensor)
+        if at is None or index.ops[at] != "Concat":
             return []
+        node = index.node_at(at)
         rank = len(shapes.get(tensor) or [])
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
         axis = axis % rank if rank else axis
-        sizes = [(shapes.get(name) or [None] * (axis + 1))[axis] for name in node.input]
-        found = [(axis, sizes)] if sizes and None not in sizes else []
+        sizes = [(shapes.get(name) or [-1] * (axis + 1))[axis] for name in node.input]
+        found = [(axis, sizes)] if sizes and min(sizes) > 0 else []
         children = [split_of(name) for name in node.input]
         if children and all(c == children[0] for c in children):  # every input split the same way
             found += [c for c in children[0] if c[0] != axis]

@@ -10,7 +10,7 @@ import pytest
 from qdqtool.analysis.groups import GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.io.inputs import random_inputs
-from qdqtool.ir.qdq import QParams
+from qdqtool.ir.qdq import params_from_arrays
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.policy import union_of_ranges
 from tests.fixtures import models as M
@@ -144,14 +144,14 @@ def test_unnamed_members_keep_their_names_and_inputs_after_nodes_are_removed():
 
 
 def test_union_of_ranges_for_uint8():
-    a = QParams(np.array(0.1, np.float32), np.array(128, np.uint8), "uint8")  # [-12.8, 12.7]
-    b = QParams(np.array(0.05, np.float32), np.array(0, np.uint8), "uint8")  # [0, 12.75]
+    a = params_from_arrays(np.array(0.1, np.float32), np.array(128, np.uint8), "uint8")  # [-12.8, 12.7]
+    b = params_from_arrays(np.array(0.05, np.float32), np.array(0, np.uint8), "uint8")  # [0, 12.75]
     merged = union_of_ranges([a, b])
     lo, hi = merged.represented_range()
     assert lo <= -12.8 + 1e-6 and hi >= 12.75 - 1e-6
     assert merged.dtype == "uint8" and 0 <= int(merged.zero_point) <= 255
     # a member whose range covers the others is returned bit for bit
-    wide = QParams(np.array(0.2, np.float32), np.array(128, np.uint8), "uint8")
+    wide = params_from_arrays(np.array(0.2, np.float32), np.array(128, np.uint8), "uint8")
     assert union_of_ranges([a, wide, b]) is wide
 
 

@@ -25,9 +25,8 @@ import onnx
 from qdqtool.engine.predictor.config import PredictorRules
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import QParams, is_dq, is_q, read_params
+from qdqtool.ir.shapes import tensor_shapes
 
-# Initializers up to this many elements stay in the shape-inference copy (Reshape targets, Resize scales...).
-_SMALL_CONSTANT = 64
 # Bytes per element of the element types the cost estimate meets.
 _WIDTH = {"int8": 1, "uint8": 1, "fp16": 2, "bf16": 2, "fp32": 4, "fp64": 8, "int32": 4, "int64": 8, "bool": 1}
 _ONNX_DTYPES = {
@@ -102,7 +101,7 @@ class SimGraph:
         """Build the graph of ``index``'s model (which is left untouched).
 
         Args:
-            index (GraphIndex): The model's index; shapes are cached on it (``index.memo``) for the next build.
+            index (GraphIndex): The model's index; its shapes are inferred once (``qdqtool.ir.shapes``).
             rules (PredictorRules): What the predictor knows about TensorRT.
             params (Mapping[str, QParams]): Parameters to use instead of the model's for these Q/DQ nodes (by
                 name): a merge predicted without writing it. Defaults to None.
@@ -269,52 +268,9 @@ class SimGraph:
         return count * _WIDTH.get(dtype or own, 4)
 
     def _read_shapes(self) -> None:
-        """Static shapes of every tensor: ONNX shape inference on a copy without the big initializers (once per
-        index: a second build on the same index reuses them)."""
-        cached = self.index.memo.get("predictor-shapes")
-        if cached is not None:
-            self.shapes, self.elem_types = dict(cached["shapes"]), dict(cached["elem_types"])
-            self.notes += cached["notes"]
-            return
-        self._infer_shapes()
-        self.index.memo["predictor-shapes"] = {
-            "shapes": dict(self.shapes), "elem_types": dict(self.elem_types), "notes": list(self.notes)
-        }
-
-    def _infer_shapes(self) -> None:
-        model = self.index.model
-        light = onnx.ModelProto()
-        light.ir_version = model.ir_version
-        light.opset_import.extend(model.opset_import)
-        graph = light.graph
-        graph.node.extend(model.graph.node)
-        graph.input.extend(model.graph.input)
-        graph.output.extend(model.graph.output)
-        graph.value_info.extend(model.graph.value_info)
-        declared = {v.name for v in model.graph.input}
-        for tensor in model.graph.initializer:
-            count = math.prod(tensor.dims)
-            if count <= _SMALL_CONSTANT and tensor.data_location != onnx.TensorProto.EXTERNAL:
-                graph.initializer.append(tensor)
-            elif tensor.name not in declared:
-                graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
-        try:
-            inferred = onnx.shape_inference.infer_shapes(light, strict_mode=False).graph
-            values = list(inferred.value_info) + list(inferred.input) + list(inferred.output)
-        except Exception as err:  # noqa: BLE001 - shapes only feed the cost estimate
-            self.notes.append(f"shape inference failed ({type(err).__name__}); costs count only known shapes")
-            values = list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)
-        dynamic = False
-        for value in values:
-            if not value.type.HasField("tensor_type"):
-                continue
-            tt = value.type.tensor_type
-            self.elem_types[value.name] = tt.elem_type
-            if not tt.HasField("shape"):
-                self.shapes[value.name] = None
-                continue
-            dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim)
-            dynamic |= any(d < 0 for d in dims)
-            self.shapes[value.name] = dims
-        if dynamic:
+        """Static shapes of every tensor (ONNX shape inference, once per index: see :mod:`qdqtool.ir.shapes`)."""
+        found = tensor_shapes(self.index)
+        self.shapes, self.elem_types = dict(found.shapes), dict(found.elem_types)
+        self.notes += found.notes
+        if any(d < 0 for shape in found.shapes.values() if shape for d in shape):
             self.notes.append("dynamic dimensions count as 1 in the cost estimate")
