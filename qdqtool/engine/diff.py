@@ -195,7 +195,7 @@ class EngineDiff:
                 (better if na < nb else worse).append(f"{label} {nb} -> {na}")
         timings = [("sum of layer times", b.layer_time_ms, a.layer_time_ms)]
         if b.latency and a.latency:
-            timings.append(("median latency", b.latency.median_ms, a.latency.median_ms))
+            timings.append(("median latency", b.latency.median, a.latency.median))
         for label, tb, ta in timings:
             if tb is None or ta is None or tb <= 0:
                 continue

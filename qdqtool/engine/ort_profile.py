@@ -33,7 +33,8 @@ from typing import Any
 import onnx
 
 from qdqtool.engine.classify import COMPUTE_OPS
-from qdqtool.engine.report import EngineReport, Latency, Layer, LayerClass, TensorInfo
+from qdqtool.engine.latency import Timings
+from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import graph_inputs
 
@@ -237,7 +238,7 @@ class EngineReportFromOrtProfile:
             backend="onnxruntime",
             source=source or optimized.graph.name,
             layers=layers,
-            latency=Latency(runs_ms=list(latency_ms)) if latency_ms else None,
+            latency=Timings(tuple(latency_ms)) if latency_ms else None,
             measured=True,
             detailed=True,
             notes=notes,

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from qdqtool.engine.latency import Timings
+
 REPORT_FORMAT = "qdqtool-engine-report"  # the "format" key of engine_report.json (EngineReport.to_dict)
 SAVED_REPORT = "engine_report.json"  # the file name `qdqtool build` gives it, for every backend
 REPORT_VERSION = 1
@@ -69,24 +71,6 @@ class Layer:
 
 
 @dataclass
-class Latency:
-    """End-to-end latency over repeated runs, in milliseconds."""
-
-    runs_ms: list[float]
-
-    @property
-    def median(self) -> float:
-        import statistics
-
-        return statistics.median(self.runs_ms)
-
-    def percentile(self, q: float) -> float:
-        import numpy as np
-
-        return float(np.percentile(self.runs_ms, q))
-
-
-@dataclass
 class EngineReport:
     """Layers plus what is known about how they were obtained.
 
@@ -96,7 +80,7 @@ class EngineReport:
     backend: str  # "tensorrt", "onnxruntime", "trt-sim"
     source: str  # where it came from (file or folder), for messages
     layers: list[Layer] = field(default_factory=list)
-    latency: Latency | None = None  # end-to-end, when a timing file or a real run gave it
+    latency: Timings | None = None  # end-to-end (ms per inference), when a timing file or a real run gave it
     measured: bool = True
     detailed: bool = True  # False when TensorRT wrote names only (ProfilingVerbosity.LAYER_NAMES_ONLY)
     notes: list[str] = field(default_factory=list)
@@ -125,6 +109,7 @@ class EngineReport:
         data = asdict(self)
         for layer in data["layers"]:
             layer["cls"] = LayerClass(layer["cls"]).value
+        data["latency"] = {"runs_ms": list(self.latency.values)} if self.latency is not None else None
         return {"format": REPORT_FORMAT, "version": REPORT_VERSION, **data}
 
     @classmethod
@@ -138,7 +123,7 @@ class EngineReport:
         try:
             fields["layers"] = [_layer_from_dict(layer) for layer in fields.get("layers", [])]
             latency = fields.get("latency")
-            fields["latency"] = Latency(runs_ms=[float(v) for v in latency["runs_ms"]]) if latency else None
+            fields["latency"] = Timings(tuple(float(v) for v in latency["runs_ms"])) if latency else None
             return cls(**fields)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"malformed {REPORT_FORMAT} document: {type(err).__name__}: {err}") from None

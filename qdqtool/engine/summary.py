@@ -11,24 +11,13 @@ layer, and layers may overlap), never as the engine latency; end-to-end latency 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from qdqtool.engine.classify import is_convolution
+from qdqtool.engine.latency import Timings
 from qdqtool.engine.report import EngineReport, LayerClass
 
 PERCENTILES = (50, 90, 95, 99)
-
-
-@dataclass
-class LatencySummary:
-    """End-to-end latency over the timed inferences (``trtexec --exportTimes``), in milliseconds."""
-
-    runs: int
-    median_ms: float
-    mean_ms: float
-    min_ms: float
-    max_ms: float
-    percentiles_ms: dict[str, float] = field(default_factory=dict)  # "p50", "p90", "p95", "p99"
 
 
 @dataclass
@@ -44,7 +33,7 @@ class EngineSummary:
     layer_time_ms: float | None  # sum of per-layer average times; None without a profile
     qdq_ms: float | None
     reformat_ms: float | None
-    latency: LatencySummary | None
+    latency: Timings | None  # end-to-end, ms per inference
 
     @property
     def qdq_reformat_ms(self) -> float | None:
@@ -68,6 +57,11 @@ class EngineSummary:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        lat = self.latency
+        data["latency"] = None if lat is None else {
+            "runs": lat.runs, "median_ms": lat.median, "mean_ms": lat.mean, "min_ms": lat.low, "max_ms": lat.high,
+            "percentiles_ms": {f"p{q}": lat.percentile(q) for q in PERCENTILES},
+        }
         data["qdq_reformat_ms"] = self.qdq_reformat_ms
         data["qdq_reformat_share"] = self.qdq_reformat_share
         data["conv_int8_share"] = self.conv_int8_share
@@ -78,21 +72,6 @@ def _time(report: EngineReport, cls: LayerClass | None = None) -> float | None:
     if not report.has_layer_times:
         return None
     return sum((layer.avg_ms or 0.0 for layer in report.layers if cls is None or layer.cls is cls), 0.0)
-
-
-def summarize_latency(runs_ms: list[float]) -> LatencySummary:
-    """Median, mean, extremes and percentiles of end-to-end latencies."""
-    import numpy as np
-
-    runs = np.asarray(runs_ms, dtype=float)
-    return LatencySummary(
-        runs=len(runs),
-        median_ms=float(np.median(runs)),
-        mean_ms=float(runs.mean()),
-        min_ms=float(runs.min()),
-        max_ms=float(runs.max()),
-        percentiles_ms={f"p{q}": float(np.percentile(runs, q)) for q in PERCENTILES},
-    )
 
 
 def summarize(report: EngineReport) -> EngineSummary:
@@ -120,5 +99,5 @@ def summarize(report: EngineReport) -> EngineSummary:
         layer_time_ms=_time(report),
         qdq_ms=_time(report, LayerClass.QDQ),
         reformat_ms=_time(report, LayerClass.REFORMAT),
-        latency=summarize_latency(report.latency.runs_ms) if report.latency and report.latency.runs_ms else None,
+        latency=report.latency if report.latency and report.latency.runs else None,
     )

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from qdqtool.engine.classify import classify_layer
+from qdqtool.engine.latency import Timings
 from qdqtool.engine.onnx_names import normalize_name, onnx_names, split_profile
-from qdqtool.engine.report import EngineReport, Latency, Layer, TensorInfo
+from qdqtool.engine.report import EngineReport, Layer, TensorInfo
 from qdqtool.errors import BadInputError
 from qdqtool.io import trt_json
 from qdqtool.io.trt_json import LayerInfo, Profile, Timing
@@ -229,7 +230,7 @@ def engine_report_from_trt_json(
         backend="tensorrt",
         source=source or info.source,
         layers=result,
-        latency=Latency(runs_ms=times.latencies_ms) if times and times.latencies_ms else None,
+        latency=Timings(tuple(times.latencies_ms)) if times and times.latencies_ms else None,
         measured=True,
         detailed=info.detailed,
         notes=notes,

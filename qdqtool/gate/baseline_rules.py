@@ -7,14 +7,12 @@ times the growth must also stand out of the run-to-run noise (3 standard errors 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
+from qdqtool.engine.latency import judge_change
 from qdqtool.gate.context import LintContext
 from qdqtool.gate.metrics import COUNTS, LatencyStats, Metrics
 from qdqtool.gate.registry import Hit, Severity, Skip, register
-
-NOISE_SIGMAS = 3.0
 
 
 def _baseline_metrics(ctx: LintContext) -> Metrics:
@@ -62,21 +60,11 @@ def qdq_layer_limit(ctx: LintContext) -> Iterator[Hit]:
 
 
 def latency_regression_of(base: LatencyStats, now: LatencyStats, max_pct: float) -> tuple[bool, str]:
-    """(regressed, explanation): above ``max_pct`` percent, and out of the noise when both have repeated runs."""
-    delta = now.median_ms - base.median_ms
-    rel = 100.0 * delta / base.median_ms if base.median_ms > 0 else math.inf
+    """(regressed, explanation): slower by ``max_pct`` percent or more, and out of the noise when both have
+    repeated runs (the one judgement of :func:`~qdqtool.engine.latency.judge_change`)."""
+    verdict, why = judge_change(base, now, max_pct / 100.0)
     what = "median latency" if now.source == "timing" else "summed layer time"
-    text = f"{what} {base.median_ms:.4f} -> {now.median_ms:.4f} ms ({rel:+.1f}%, limit +{max_pct:g}%)"
-    if rel <= max_pct:
-        return False, text
-    if base.runs >= 2 and now.runs >= 2:
-        noise = math.hypot(base.noise_ms, now.noise_ms)
-        text += f"; noise {noise:.4f} ms over {base.runs} and {now.runs} runs"
-        if delta <= NOISE_SIGMAS * noise:
-            return False, text + ": within the noise"
-    else:
-        text += "; single values, not noise-aware (give per-inference times with --timing)"
-    return True, text
+    return verdict == "regression", f"{what} {why} (limit +{max_pct:g}%)"
 
 
 @register(

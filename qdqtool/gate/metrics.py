@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from qdqtool.analysis.groups import Analysis
+from qdqtool.engine.latency import Timings, standard_error
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary
 from qdqtool.errors import BadInputError
@@ -30,19 +29,27 @@ COUNTS = {
 
 @dataclass
 class LatencyStats:
-    """Median end-to-end latency (or summed layer time) and its spread over repeated runs, in milliseconds."""
+    """What a baseline keeps of an engine's :class:`~qdqtool.engine.latency.Timings`: the median end-to-end latency
+    (or summed layer time) and its spread, in milliseconds. An :class:`~qdqtool.engine.latency.Estimate` for
+    :func:`~qdqtool.engine.latency.judge_change`."""
 
     median_ms: float
     mad_ms: float  # median absolute deviation; 0 for one run
     runs: int
     source: str  # "timing" (per-inference times) or "layer-sum" (summed per-layer profile averages)
 
+    @classmethod
+    def of(cls, timings: Timings, source: str) -> LatencyStats:
+        return cls(timings.median, timings.mad, timings.runs, source)
+
     @property
-    def noise_ms(self) -> float:
+    def median(self) -> float:
+        return self.median_ms
+
+    @property
+    def noise(self) -> float:
         """Standard error of the median, from a robust sigma (1.4826 * MAD); 0 without repeated runs."""
-        if self.runs < 2:
-            return 0.0
-        return 1.2533 * 1.4826 * self.mad_ms / np.sqrt(self.runs)
+        return standard_error(self.mad_ms, self.runs)
 
 
 @dataclass
@@ -75,12 +82,10 @@ class Metrics:
 
 def latency_stats(engine: EngineReport, summary: EngineSummary) -> LatencyStats | None:
     """From per-inference times when the report has them, else the summed layer time (one value)."""
-    if engine.latency and engine.latency.runs_ms:
-        runs = np.asarray(engine.latency.runs_ms, dtype=float)
-        median = float(np.median(runs))
-        return LatencyStats(median, float(np.median(np.abs(runs - median))), len(runs), "timing")
+    if engine.latency and engine.latency.runs:
+        return LatencyStats.of(engine.latency, "timing")
     if summary.layer_time_ms is not None:
-        return LatencyStats(float(summary.layer_time_ms), 0.0, 1, "layer-sum")
+        return LatencyStats.of(Timings((summary.layer_time_ms,)), "layer-sum")
     return None
 
 

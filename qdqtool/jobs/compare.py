@@ -33,7 +33,7 @@ from qdqtool.engine.latency import (
     judge_latency,
     same_layers_verdict,
 )
-from qdqtool.engine.report import EngineReport, Latency
+from qdqtool.engine.report import EngineReport
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import save_model
 from qdqtool.jobs.merge import MergeOutcome, MergeRequest, checked_merge
@@ -199,8 +199,8 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
         result.latency = _time_both(timer, request, merged, work)
         if _signature(before) == _signature(after):
             same_layers_verdict(result.latency)
-        before.latency = Latency(result.latency.before.values)  # the diff shows the same numbers
-        after.latency = Latency(result.latency.after.values)
+        before.latency = result.latency.before  # the diff shows the same numbers
+        after.latency = result.latency.after
     result.before, result.after = before, after
     result.diff = diff_engines(before, after, time_tolerance=request.tolerance)
     if len(after.leftover_qdq) > len(before.leftover_qdq):

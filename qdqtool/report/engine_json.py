@@ -110,7 +110,7 @@ def diff_document(diff: EngineDiff) -> dict[str, Any]:
     b, a = diff.before_summary, diff.after_summary
     latency = None
     if b.latency and a.latency:
-        latency = _total(b.latency.median_ms, a.latency.median_ms)
+        latency = _total(b.latency.median, a.latency.median)
     qdq_names = {
         side: [layer.name for layer in r.leftover_qdq] for side, r in (("before", diff.before), ("after", diff.after))
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from qdqtool.engine.diff import EngineDiff, LayerPair, QdqChange
 from qdqtool.engine.report import EngineReport, Layer
-from qdqtool.engine.summary import EngineSummary
+from qdqtool.engine.summary import PERCENTILES, EngineSummary
 
 LAYER_TIME_LABEL = "sum of layer times (profiled; not the engine latency)"
 
@@ -62,8 +62,8 @@ def summary_rows(report: EngineReport, summary: EngineSummary) -> list[tuple[str
         )
     if summary.latency:
         lat = summary.latency
-        tails = ", ".join(f"{k} {ms(v)}" for k, v in lat.percentiles_ms.items())
-        rows.append(("end-to-end latency", f"median {ms(lat.median_ms)} ms ({tails}; {lat.runs} runs)"))
+        tails = ", ".join(f"p{q} {ms(lat.percentile(q))}" for q in PERCENTILES)
+        rows.append(("end-to-end latency", f"median {ms(lat.median)} ms ({tails}; {lat.runs} runs)"))
     if report.opt_profiles > 1:
         rows.append(("optimization profile", f"{report.opt_profile} of {report.opt_profiles}"))
     return rows
@@ -165,8 +165,8 @@ def totals_rows(diff: EngineDiff) -> list[list[str]]:
         rows.append(
             [
                 "end-to-end median latency, ms",
-                ms(b.latency.median_ms if b.latency else None),
-                ms(a.latency.median_ms if a.latency else None),
+                ms(b.latency.median if b.latency else None),
+                ms(a.latency.median if a.latency else None),
             ]
         )
     return rows

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from qdqtool.engine.latency import Timings
 from qdqtool.engine.load import engine_report_from_path
-from qdqtool.engine.report import EngineReport, Latency, Layer, LayerClass, TensorInfo
-from qdqtool.engine.summary import summarize, summarize_latency
+from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
+from qdqtool.engine.summary import summarize
 
 
 def test_trt84_fixture_summary(engine_json):
@@ -21,7 +22,7 @@ def test_trt84_fixture_summary(engine_json):
     assert s.reformat_ms == pytest.approx(0.02)  # the CopyNode after MaxPool; the NoOp one costs nothing
     assert s.qdq_reformat_ms == pytest.approx(0.08)
     assert s.qdq_reformat_share == pytest.approx(100 * 0.08 / 0.36)
-    assert s.latency.runs == 5 and s.latency.median_ms == pytest.approx(0.305)
+    assert s.latency.runs == 5 and s.latency.median == pytest.approx(0.305)
 
 
 def test_int8_share_counts_convolutions_reading_int8():
@@ -54,17 +55,18 @@ def test_no_qdq_or_reformat_time_is_zero_not_unknown(engine_json):
 
 
 def test_latency_percentiles():
-    lat = summarize_latency([float(x) for x in range(1, 101)])
-    assert (lat.runs, lat.median_ms, lat.min_ms, lat.max_ms, lat.mean_ms) == (100, 50.5, 1.0, 100.0, 50.5)
-    assert lat.percentiles_ms["p99"] == pytest.approx(99.01)
-    assert lat.percentiles_ms["p90"] == pytest.approx(90.1)
-    assert list(lat.percentiles_ms) == ["p50", "p90", "p95", "p99"]
+    lat = summarize(EngineReport("tensorrt", "mem", latency=Timings(tuple(float(x) for x in range(1, 101))))).to_dict()
+    lat = lat["latency"]
+    assert [lat[k] for k in ("runs", "median_ms", "min_ms", "max_ms", "mean_ms")] == [100, 50.5, 1.0, 100.0, 50.5]
+    assert lat["percentiles_ms"]["p99"] == pytest.approx(99.01)
+    assert lat["percentiles_ms"]["p90"] == pytest.approx(90.1)
+    assert list(lat["percentiles_ms"]) == ["p50", "p90", "p95", "p99"]
 
 
 def test_summary_uses_the_report_latency_not_the_layer_sum():
     layer = Layer("a", "CaskConvolution", LayerClass.COMPUTE, avg_ms=5.0)
-    s = summarize(EngineReport("tensorrt", "mem", [layer], latency=Latency([1.0, 2.0, 3.0])))
-    assert s.layer_time_ms == 5.0 and s.latency.median_ms == 2.0
+    s = summarize(EngineReport("tensorrt", "mem", [layer], latency=Timings((1.0, 2.0, 3.0))))
+    assert s.layer_time_ms == 5.0 and s.latency.median == 2.0
 
 
 def test_to_dict_carries_the_derived_numbers(engine_json):

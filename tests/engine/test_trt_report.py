@@ -69,7 +69,7 @@ def test_trt84_folder_with_trex_naming(engine_json):
     assert conv2.weights == ("block.conv2.weight",)
     assert conv2.avg_ms == 0.05 and conv2.median_ms == pytest.approx(0.049)
     assert conv2.share == pytest.approx(100 * 0.05 / 0.36, rel=1e-3)
-    assert report.latency.runs_ms == [0.300, 0.310, 0.305, 0.320, 0.302]
+    assert report.latency.values == (0.300, 0.310, 0.305, 0.320, 0.302)
     assert report.profile_runs == 100 and report.detailed and report.notes == []
 
 
