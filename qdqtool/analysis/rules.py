@@ -104,6 +104,7 @@ class RuleSet:
     look_through: Rule
     rules: list[Rule]
     placement: dict[str, object]
+    predictor: dict | None = None  # the [predictor] table, read by qdqtool.engine.predictor (None: no predictor)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -165,12 +166,8 @@ def _parse(data: dict, path: Path) -> RuleSet:
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise fail(f"duplicate rule ids in {ids}")
-    look = data.get("look_through", {})
-    look_through = _parse_rule(
-        {"id": "look-through", "ops": look.get("ops", []), "inputs": [0], "outputs": [0],
-         "when": look.get("when", {}), "why": "float-only op between a DQ and a Q"},
-        "[look_through]", fail,
-    )
+    look_through = parse_op_set(data.get("look_through", {}), "look-through", "[look_through]", path,
+                                "float-only op between a DQ and a Q")
     try:
         ratio = float(target.get("max_scale_ratio", 16.0))
     except (TypeError, ValueError):
@@ -185,7 +182,26 @@ def _parse(data: dict, path: Path) -> RuleSet:
         look_through=look_through,
         rules=rules,
         placement=dict(data.get("placement", {})),
+        predictor=data["predictor"] if isinstance(data.get("predictor"), dict) else None,
     )
+
+
+def parse_op_set(table: object, rule_id: str, where: str, path: Path, why: str) -> Rule:
+    """A table of ``ops`` (with ``inputs`` and ``[when.<Op>]`` conditions as in a [[rule]]) read as one rule whose
+    input 0 carries the data: look-through ops, and the predictor's commuting ops.
+
+    Args:
+        table (object): The TOML table.
+        rule_id (str): The id the rule gets.
+        where (str): The table's place in the file, for messages (``[look_through]``).
+        path (Path): The rules file, for messages.
+        why (str): The rule's one-line explanation.
+    """
+    if not isinstance(table, dict):
+        raise BadInputError(f"{path}: {where} must be a table")
+    raw = {"id": rule_id, "ops": table.get("ops", []), "inputs": table.get("inputs", [0]), "outputs": [0],
+           "when": table.get("when", {}), "why": why}
+    return _parse_rule(raw, where, lambda msg: BadInputError(f"{path}: {msg}"))
 
 
 def _parse_rule(raw: dict, where: str, fail) -> Rule:
@@ -196,7 +212,7 @@ def _parse_rule(raw: dict, where: str, fail) -> Rule:
     if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
         raise fail(f"rule {rid!r}: `ops` must be a list of op type names")
     tensor = str(raw.get("tensor", ""))
-    if not ops and tensor not in TENSOR_RULE_KINDS and where != "[look_through]":
+    if not ops and tensor not in TENSOR_RULE_KINDS and not where.startswith("["):
         raise fail(f"rule {rid!r}: give `ops`, or `tensor` = one of {', '.join(TENSOR_RULE_KINDS)}")
     require = str(raw.get("require", ""))
     if require not in _REQUIRES:

@@ -175,18 +175,31 @@ def test_loader_defers_work_until_called(tmp_path):
     assert calls and report.source == str(path) and qdq_names(report) == ["in.Q"]
 
 
-def _rules_copy(tmp_path: Path, old: str, new: str) -> Path:
+def _rules_copy(tmp_path: Path, old: str, new: str, section: str = "[predictor]") -> Path:
+    """The shipped tensorrt.toml with ``old`` replaced by ``new`` once, after the line ``section``."""
     text = load_rules("tensorrt").path.read_text(encoding="utf-8")
-    assert old in text
+    head, marker, tail = text.partition(f"\n{section}\n")
+    assert marker and old in tail
     path = tmp_path / "edited.toml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    path.write_text(head + marker + tail.replace(old, new, 1), encoding="utf-8")
     return path
 
 
 def test_commuting_ops_come_from_the_rules_file(tmp_path):
-    no_maxpool = _rules_copy(tmp_path, 'ops = ["MaxPool", ', "ops = [")
+    no_maxpool = _rules_copy(tmp_path, 'ops = ["MaxPool", ', "ops = [", section="[predictor.commute]")
     report = predict(G.maxpool_after_conv(float_reader=False), rules=str(no_maxpool))
     assert qdq_names(report) == ["in.Q", "pool.out.Q"]  # the Q no longer crosses the MaxPool
+
+
+def test_grouping_rules_do_not_change_a_prediction(tmp_path):
+    """The predictor reads only its own [predictor] table: MaxPool taken out of the move-through *grouping* rule
+    changes the groups, never the predicted engine."""
+    no_maxpool = _rules_copy(tmp_path, 'ops = ["MaxPool", ', "ops = [", section="[[rule]]\nid = \"move-through\"")
+    model = G.maxpool_after_conv(float_reader=False)
+    edited, shipped = predict(model, rules=str(no_maxpool)), predict(model)
+    assert [layer.name for layer in edited.layers] == [layer.name for layer in shipped.layers]
+    assert qdq_names(edited) == qdq_names(shipped) == ["in.Q"]
+    assert "MaxPool" not in load_rules(str(no_maxpool)).rule("move-through").ops
 
 
 def test_quantizable_ops_come_from_the_rules_file(tmp_path):

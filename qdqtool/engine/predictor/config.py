@@ -1,8 +1,9 @@
-"""What the predictor knows about TensorRT, read from the target's rules file (``[predictor]`` of ``tensorrt.toml``).
+"""What the predictor knows about TensorRT: the ``[predictor]`` table of the target's rules file (``tensorrt.toml``).
 
-Op lists are data: the commuting ops are those of the rules named in ``commute_rules`` (with their ``when``
-conditions), the weighted ops come from ``[target].weighted_ops``, the ops a residual Add may be fused as come from
-``[placement].residual_add_ops``; the rest is the ``[predictor]`` table, each key commented there with its source.
+The table stands alone: its op lists (weighted, residual-Add, quantizable, pointwise ... ops) and its commuting,
+Concat and look-through ops (``[predictor.commute]``, ``[predictor.concat]``, ``[predictor.look_through]``, with
+``when`` conditions as in a ``[[rule]]``) are its own, so the grouping rules of the same file can change without
+changing a prediction. Each key is commented there with its source.
 
     >>> config = PredictorRules.from_rules(load_rules("tensorrt"))
     >>> assert "Conv" in config.weighted_ops and config.commutes(maxpool_node, index)
@@ -10,19 +11,13 @@ conditions), the weighted ops come from ``[target].weighted_ops``, the ops a res
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import onnx
 
-from qdqtool.analysis.rules import Rule, RuleSet
+from qdqtool.analysis.rules import Rule, RuleSet, parse_op_set
 from qdqtool.errors import BadInputError
 from qdqtool.ir.index import GraphIndex
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 FLOAT_PRECISIONS = ("onnx", "fp16", "fp32")
 
@@ -32,8 +27,8 @@ class PredictorRules:
     """The predictor's view of one rules file."""
 
     target: str
-    commute: tuple[Rule, ...]
-    concat: tuple[Rule, ...]
+    commute: Rule
+    concat: Rule
     look_through: Rule
     weighted_ops: frozenset[str]
     residual_add_ops: frozenset[str]
@@ -50,14 +45,11 @@ class PredictorRules:
         """Read the ``[predictor]`` table of ``rules``' file.
 
         Args:
-            rules (RuleSet): A loaded rules file (``load_rules("tensorrt")``).
+            rules (RuleSet): A loaded rules file (``load_rules("tensorrt")``); only its ``predictor`` table is read.
             float_precision (str): ``"onnx"``, ``"fp16"`` or ``"fp32"``. Defaults to the file's value.
         """
-        try:
-            table = tomllib.loads(rules.path.read_text(encoding="utf-8")).get("predictor")
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise BadInputError(f"{rules.path}: cannot read the [predictor] table: {err}") from None
-        if not isinstance(table, dict):
+        table = rules.predictor
+        if table is None:
             raise BadInputError(
                 f"{rules.path}: no [predictor] table; the TensorRT predictor needs one (see rules/tensorrt.toml)"
             )
@@ -68,25 +60,19 @@ class PredictorRules:
                 raise BadInputError(f"{rules.path}: predictor.{key} must be a list of names")
             return frozenset(value)
 
-        def named_rules(key: str) -> tuple[Rule, ...]:
-            found = []
-            for rule_id in sorted(ops(key)):
-                try:
-                    found.append(rules.rule(rule_id))
-                except KeyError:
-                    raise BadInputError(f"{rules.path}: predictor.{key} names an unknown rule {rule_id!r}") from None
-            return tuple(found)
+        def op_set(key: str, why: str) -> Rule:
+            return parse_op_set(table.get(key, {}), f"predictor-{key}", f"[predictor.{key}]", rules.path, why)
 
         precision = float_precision or str(table.get("float_precision", "onnx"))
         if precision not in FLOAT_PRECISIONS:
             raise BadInputError(f"float precision {precision!r}: choose one of {', '.join(FLOAT_PRECISIONS)}")
         return cls(
             target=rules.name,
-            commute=named_rules("commute_rules"),
-            concat=named_rules("concat_rules"),
-            look_through=rules.look_through,
-            weighted_ops=frozenset(rules.weighted_ops),
-            residual_add_ops=frozenset(rules.placement.get("residual_add_ops", [])),
+            commute=op_set("commute", "Q/DQ propagate across it"),
+            concat=op_set("concat", "TensorRT writes every input into one buffer"),
+            look_through=op_set("look_through", "float-only op Q/DQ move across"),
+            weighted_ops=ops("weighted_ops"),
+            residual_add_ops=ops("residual_add_ops"),
             quantizable_ops=ops("quantizable_ops"),
             pointwise_ops=ops("pointwise_ops"),
             conv_builtin_activations=ops("conv_builtin_activations"),
@@ -98,9 +84,10 @@ class PredictorRules:
 
     def commuting_rule(self, node: onnx.NodeProto, index: GraphIndex) -> Rule | None:
         """The rule by which Q/DQ move across ``node`` (a look-through op counts), or None."""
-        if self.look_through.applies_to(node, index):
-            return self.look_through
-        return next((r for r in self.commute if r.applies_to(node, index)), None)
+        for rule in (self.look_through, self.commute):
+            if rule.applies_to(node, index):
+                return rule
+        return None
 
     def is_concat(self, node: onnx.NodeProto, index: GraphIndex) -> bool:
-        return any(r.applies_to(node, index) for r in self.concat)
+        return self.concat.applies_to(node, index)

@@ -11,7 +11,6 @@ counts for a group when it implements one of the group's Q/DQ nodes (a requantiz
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import onnx
@@ -24,11 +23,6 @@ from qdqtool.ir.qdq import QParams
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.placement import apply_fixes
 from qdqtool.surgery.policy import choose_params
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 FIX = "residual-add"
 
@@ -45,10 +39,7 @@ class KernelCounts:
 
 def has_predictor(rules: RuleSet) -> bool:
     """True when the rules file has a ``[predictor]`` table (the TensorRT target does)."""
-    try:
-        return isinstance(tomllib.loads(rules.path.read_text(encoding="utf-8")).get("predictor"), dict)
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+    return rules.predictor is not None
 
 
 def predict_kernels(
