@@ -1,0 +1,49 @@
+"""The worst slice decides the numeric check: an output whose overall cosine passes fails when one slice (a Concat
+input, or a channel) was destroyed, as when a detector's class rows are rounded away beside large box rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from qdqtool.io.inputs import random_inputs
+from qdqtool.verify.numerics import compare_models
+from tests.fixtures.builder import GraphBuilder
+
+SHAPE = [1, 4, 8, 8]
+
+
+def concat_of(small_sign: float) -> onnx.ModelProto:
+    """Concat([100 x, sign * x], axis 1): the large rows dominate the overall cosine."""
+    b = GraphBuilder("concat_rows")
+    x = b.input("x", SHAPE)
+    large = b.node("Mul", [x, b.initializer("hundred", np.array(100.0, np.float32))], name="large")
+    small = b.node("Mul", [x, b.initializer("sign", np.array(small_sign, np.float32))], name="small")
+    b.output(b.concat([large, small], 1, "cat", "rows"))
+    return b.build()
+
+
+def channels_of(last_sign: float) -> onnx.ModelProto:
+    """x times (100, 100, 100, sign) per channel: no Concat, so each channel of axis 1 is a slice."""
+    b = GraphBuilder("channels")
+    x = b.input("x", SHAPE)
+    weights = np.array([100, 100, 100, last_sign], np.float32).reshape(1, 4, 1, 1)
+    b.output(b.node("Mul", [x, b.initializer("weights", weights)], "scaled", name="scale"))
+    return b.build()
+
+
+@pytest.mark.parametrize("build, worst", [(concat_of, "axis 1 [4:8]"), (channels_of, "channel 3")],
+                         ids=["concat-slice", "channel"])
+def test_one_failed_slice_fails_the_check_although_the_overall_cosine_passes(build, worst):
+    original, edited = build(1.0), build(-1.0)  # the edit flips the sign of the small part only
+    check = compare_models(original, edited, random_inputs(original), min_cosine=0.99, reference_model=original)
+    (output,) = check.outputs
+    assert output.overall.cosine > 0.999  # on its own the whole tensor would pass
+    assert output.worst.label == worst and output.worst.cosine == pytest.approx(-1.0)
+    checked, worst_slice = check.worst
+    assert checked is output and worst_slice.label == worst
+    assert check.worst_cosine == pytest.approx(-1.0)
+    assert not check
+    same = compare_models(original, build(1.0), random_inputs(original), reference_model=original)
+    assert same and same.worst_cosine == pytest.approx(1.0)
