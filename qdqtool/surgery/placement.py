@@ -221,12 +221,16 @@ def _constants_before(
     return names
 
 
+_DERIVED = ("", ".Q", ".DQ", ".q", ".dq")  # the node and tensor names a fix makes from one prefix
+
+
 def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``...: the first whose derived node and tensor names are all free."""
     candidate, n = name, 1
-    while candidate in taken or f"{candidate}.Q" in taken:
+    while any(candidate + suffix in taken for suffix in _DERIVED):
         n += 1
         candidate = f"{name}_{n}"
-    taken.update((candidate, f"{candidate}.Q", f"{candidate}.DQ", f"{candidate}.q", f"{candidate}.dq"))
+    taken.update(candidate + suffix for suffix in _DERIVED)
     return candidate
 
 

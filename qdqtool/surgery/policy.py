@@ -57,7 +57,9 @@ def union_of_ranges(members: list[QParams]) -> QParams:
         candidates.append(lo / (qmin - zero_point))
     scale = max(candidates)
     scale_type = ref.scale.dtype.type
-    if scale_type(scale) < scale:  # rounding to the scale's own float type must not shrink the range
+    # rounding to the scale's own float type must not shrink the range (compared as Python floats: NumPy 2 would
+    # round the Python float to the scale's type first, and the rounded value always equals itself)
+    if float(scale_type(scale)) < scale:
         scale = np.nextafter(scale_type(scale), scale_type(np.inf))
     return params_from_arrays(np.array(scale, dtype=ref.scale.dtype), np.array(zero_point, dtype=ref.zero_point.dtype),
                               ref.dtype)

@@ -85,11 +85,6 @@ def test_the_residual_add_fix_does_not_name_its_constant_copies_like_a_graph_inp
     assert all(set(n.input[1:]) <= initializers for n in new)  # the copies are constants of their own
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="placement._unique checks the prefix and `<prefix>.Q` only, not the tensors `<prefix>.q`/`<prefix>.dq` "
-           "it creates: a graph input of that name is defined twice (remove this mark once _unique checks them)",
-)
 @pytest.mark.parametrize("suffix", [".q", ".dq"])
 def test_the_residual_add_fix_does_not_name_its_pair_like_a_graph_input(suffix):
     names = (f"qdqtool/add/skip_quantizer{suffix}",)

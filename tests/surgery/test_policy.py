@@ -54,12 +54,6 @@ def sibling_groups(pairs, ftype) -> onnx.ModelProto:
     return model
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="union_of_ranges' nextafter guard never fires under NumPy 2: `scale_type(scale) < scale` compares a "
-           "float32/float16 with a Python float, which NEP 50 converts to the same float type, so the rounded "
-           "scale can shrink the range (remove this mark once the guard compares in float64)",
-)
 @pytest.mark.parametrize("ftype", list(FLOAT_TYPES), ids=["float32", "float16"])
 def test_the_merged_scale_covers_every_members_range_after_rounding(ftype):
     pairs = member_pairs(ftype)
