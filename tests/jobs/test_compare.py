@@ -77,6 +77,47 @@ def test_the_verdict_never_claims_more_than_the_numbers_show():
             assert v.verdict == "no gain"
 
 
+def _aa_rounds(seed: int, noise: float, disturbed_share: float) -> tuple[list[float], list[float]]:
+    """Synthetic A/A rounds: two equally fast models, each round's median wobbling by ``noise`` (lognormal sigma),
+    and a share of the rounds slowed by another process taking the core for part of the round."""
+    rng = np.random.default_rng(seed)
+    rounds = int(rng.integers(5, 12))
+    before = 0.05 * rng.lognormal(0.0, noise, rounds)
+    after = 0.05 * rng.lognormal(0.0, noise, rounds)
+    for side in (before, after):
+        hit = rng.random(rounds) < disturbed_share
+        side[hit] *= rng.uniform(1.1, 1.6, int(hit.sum()))
+    return list(before), list(after)
+
+
+def test_noise_alone_is_no_gain_and_no_regression():
+    """Round medians of compare's default 20 runs wobble by about 1 % on a quiet machine: equally fast models are
+    never called faster or slower (400 fixed seeds: deterministic)."""
+    for seed in range(400):
+        verdict = judge_latency(*_aa_rounds(seed, noise=0.01, disturbed_share=0.0))
+        assert verdict.verdict == "no gain", (seed, verdict.reason)
+
+
+def test_heavy_noise_rarely_fools_the_verdict():
+    """Rounds of 3 runs on a loaded machine (3 % wobble, one round in five disturbed): the paired-ratio rule keeps
+    false claims to about 1 in 15 (26 of these 400), and each one it makes follows from its numbers. This is why the
+    tests never assert a verdict of real timings, and why compare's defaults are 7 rounds of 20 runs."""
+    wrong = 0
+    for seed in range(400):
+        verdict = judge_latency(*_aa_rounds(seed, noise=0.03, disturbed_share=0.2))
+        if verdict.verdict != "no gain":
+            wrong += 1
+            assert abs(verdict.ratios.median - 1) >= 0.05, (seed, verdict.reason)
+    assert wrong <= 30, f"{wrong} of 400 equally fast pairs got a verdict"
+
+
+def test_a_real_gain_is_seen_through_the_noise():
+    rng = np.random.default_rng(7)
+    before = 0.05 * rng.lognormal(0.0, 0.03, 7)
+    after = 0.85 * before * rng.lognormal(0.0, 0.02, 7)  # 15 % fewer kernels' worth of time, paired rounds
+    assert judge_latency(list(before), list(after)).verdict == "faster"
+
+
 class _Recorder:
     def __init__(self, name: str, log: list, ms: float) -> None:
         self.name, self.log, self.ms = name, log, ms
@@ -119,10 +160,7 @@ def test_mismatched_uint8_move_through_ops_leave_fewer_qdq_after_merge(tmp_path,
     assert after < before and after == 2  # only the graph's own input Q and output DQ remain
     assert result.target == "onnxruntime-cpu" and result.numeric_ok
     assert result.diff is not None and len(result.diff.qdq_removed) == before - after
-    # latency not worse: the merged graph runs fewer kernels (a regression verdict needs the median ratio >= 1.05
-    # and the lower quartile of the interleaved rounds above 1, which noise alone does not give)
-    assert result.latency.verdict != "regression", result.latency.reason
-    _consistent(result)
+    _consistent(result)  # what the verdict is depends on the machine; that it follows from the numbers does not
 
 
 def test_nothing_to_merge_builds_nothing(tmp_path):
