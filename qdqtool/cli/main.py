@@ -7,7 +7,6 @@ to import is replaced by a stub that explains why, so one broken command never t
 
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import sys
@@ -73,21 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 done, 1 a check failed, 2 bad input or usage (one line on stderr), 3 a bug.
 
     Args:
-        argv (list[str]): The arguments; None (the console script, ``python -m qdqtool``) reads ``sys.argv`` and
-            treats the process as qdqtool's own. Defaults to None.
+        argv (list[str]): The arguments; None (the console script, ``python -m qdqtool``) reads ``sys.argv``.
+            Defaults to None.
     """
-    own_process = argv is None
-    if own_process:
-        # One command per process, and what it allocates is freed by reference counting: Python's cycle
-        # collector would only re-scan the few hundred thousand small objects of a large graph (a tenth of a
-        # merge), and the interpreter's last collection at exit would walk every live object once more (frozen
-        # ones are skipped: another tenth of a second on a 45k-node graph).
-        gc.disable()
-    try:
-        _run(argv)
-    finally:
-        if own_process:
-            gc.freeze()
+    _run(argv)
 
 
 def _run(argv: list[str] | None) -> None:

@@ -78,6 +78,10 @@ def _is_onnx(data: bytes) -> bool:
     return model.ir_version > 0 and bool(model.opset_import) and len(model.graph.node) > 0
 
 
+def _one_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 def _make_logger(trt: Any) -> Any:
     class _Collect(trt.ILogger):
         def __init__(self) -> None:
@@ -134,12 +138,23 @@ def engine_report_from_plan(
         "`qdqtool inspect layers.json --profile profile.json` here"
     ))
     logger = _make_logger(trt)
-    runtime = trt.Runtime(logger)
     version = getattr(trt, "__version__", "?")
     try:
-        engine = runtime.deserialize_cuda_engine(data)
-    except Exception as err:  # noqa: BLE001 - the bindings raise various types for a bad blob
-        raise _deserialize_error(path, version, "; ".join([*logger.errors, str(err)])) from None
+        runtime = trt.Runtime(logger)
+    except Exception as err:  # noqa: BLE001 - no usable GPU or driver: the bindings' factory returns nullptr
+        raise BadInputError(
+            f"{path}: TensorRT {version} is installed but cannot start its runtime here ({_one_line(err)}): reading a "
+            "plan needs an NVIDIA GPU; on the machine that built it run `trtexec --loadEngine=... "
+            "--exportLayerInfo=layers.json --profilingVerbosity=detailed` and inspect layers.json here"
+        ) from None
+    from polygraphy.backend.trt import EngineFromBytes
+    from polygraphy.logger import G_LOGGER
+
+    try:  # the bytes read above (Polygraphy's EngineFromPath would read the file again)
+        with G_LOGGER.verbosity(G_LOGGER.CRITICAL):  # Polygraphy's own log: qdqtool says what went wrong
+            engine = EngineFromBytes(data, runtime=runtime)()
+    except Exception as err:  # noqa: BLE001 - Polygraphy and the bindings raise various types for a bad blob
+        raise _deserialize_error(path, version, "; ".join([*logger.errors, _one_line(err)])) from None
     if engine is None:
         raise _deserialize_error(path, version, "; ".join(logger.errors))
     inspector = engine.create_engine_inspector()

@@ -277,3 +277,30 @@ def test_opset21_outputs_say_when_onnxruntime_default_session_rejects_them(qdqto
     except Exception:  # noqa: BLE001
         rejected = True
     assert any("default session rejects" in n for n in notes) == rejected
+
+
+def test_the_collector_pauses_only_inside_merges_hot_section(qdqtool, yolo, tmp_path, monkeypatch):
+    """Python's cycle collector is off while merge builds its many small objects, and on everywhere else: the
+    numeric check, rendering, and every other command."""
+    import gc
+
+    from qdqtool.surgery import merge as merge_module
+    from qdqtool.verify import numerics
+
+    seen: dict[str, bool] = {}
+    unify, compare = merge_module.unify_groups, numerics.compare_models
+
+    def spy_unify(*args, **kwargs):
+        seen["unify"] = gc.isenabled()
+        return unify(*args, **kwargs)
+
+    def spy_compare(*args, **kwargs):
+        seen["check"] = gc.isenabled()
+        return compare(*args, **kwargs)
+
+    monkeypatch.setattr(merge_module, "unify_groups", spy_unify)
+    monkeypatch.setattr(numerics, "compare_models", spy_compare)
+    assert gc.isenabled()
+    assert qdqtool("merge", yolo, "-o", tmp_path / "out.onnx").code == 0
+    assert seen == {"unify": False, "check": True} and gc.isenabled()
+    assert qdqtool("analyze", yolo).code == 0 and gc.isenabled()

@@ -70,6 +70,7 @@ def fake_tensorrt(monkeypatch, deserialize, info: str | None = None, context_err
             return deserialize(self.logger, data, Engine)
 
     trt.ILogger, trt.Runtime = ILogger, Runtime
+    trt.init_libnvinfer_plugins = lambda logger, namespace: True  # what Polygraphy's EngineFromBytes calls first
     trt.LayerInformationFormat = types.SimpleNamespace(JSON="json", ONELINE="oneline")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     return trt
