@@ -54,7 +54,7 @@ from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, QdqToolError
 from qdqtool.io.atomic import publish
-from qdqtool.io.inputs import random_inputs
+from qdqtool.io.inputs import timing_feed
 from qdqtool.io.onnx_io import graph_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
@@ -274,7 +274,7 @@ class EngineReportFromTrt:
             raise BadInputError(f"{self.model}: no such file")
         trt = require_tensorrt(self.model, self.output, self.options)
         opts = self.options
-        inputs = random_inputs(onnx.load(str(self.model), load_external_data=False),
+        inputs = timing_feed(onnx.load(str(self.model), load_external_data=False),
                                _shapes(self.model, opts.input_shapes), opts.seed)
         with output_folder(self.output) as tmp:
             loaders = trt_loaders(self.model, tmp / PLAN, opts, trt.__version__, _progress_monitor(trt, self.progress))
@@ -335,7 +335,7 @@ class TrtTimer:
 
     def __enter__(self) -> TrtTimer:
         require_tensorrt(self.model, self.output, self.options)
-        self._inputs = random_inputs(onnx.load(str(self.model), load_external_data=False),
+        self._inputs = timing_feed(onnx.load(str(self.model), load_external_data=False),
                                      _shapes(self.model, self.options.input_shapes), self.options.seed)
         with G_LOGGER.verbosity():
             self._runner = TrtRunner(EngineFromPath(str(self.output / PLAN)))

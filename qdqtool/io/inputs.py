@@ -74,6 +74,32 @@ def random_inputs(
     return data
 
 
+def timing_feed(
+    model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]] | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """One feed for profiling and timing a build (values do not matter there, shapes and types do), from
+    Polygraphy's DataLoader: what ``polygraphy run`` would feed, shaped by ``shapes`` for dynamic dimensions."""
+    from polygraphy.common import TensorMetadata
+    from polygraphy.comparator import DataLoader
+    from polygraphy.logger import G_LOGGER
+
+    shapes = dict(shapes or {})
+    inputs = graph_inputs(model.graph)
+    if "" in shapes and len(inputs) == 1:
+        shapes[inputs[0].name] = shapes.pop("")
+    check_input_shapes(model, shapes)
+    metadata = TensorMetadata()
+    for value in inputs:
+        tensor_type = value.type.tensor_type
+        shape = shapes.get(value.name) or tuple(
+            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in tensor_type.shape.dim)
+        metadata.add(value.name, dtype=helper.tensor_dtype_to_np_dtype(tensor_type.elem_type), shape=shape)
+    with G_LOGGER.verbosity(G_LOGGER.CRITICAL):  # Polygraphy logs to stdout; qdqtool's stdout may be JSON
+        loader = DataLoader(seed=seed, input_metadata=metadata)
+        loader.input_metadata = metadata
+        return dict(loader[0])
+
+
 def load_npz(path: str | os.PathLike, model: onnx.ModelProto) -> dict[str, np.ndarray]:
     """Read user inputs from an .npz whose keys are the model's input names."""
     path = Path(path)
