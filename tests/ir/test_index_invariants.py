@@ -33,6 +33,7 @@ def yolov6(**kwargs) -> onnx.ModelProto:
 def remove_pair(index: GraphIndex, prefix: str) -> list[int]:
     """Take the activation pair ``prefix`` out by hand: its DQ's readers read the Q's input, then both go."""
     q, dq = index.find(f"{prefix}.Q"), index.find(f"{prefix}.DQ")
+    assert q is not None and dq is not None, prefix
     source, made = index.inputs[q][0], index.outputs[dq][0]
     for reader in [i for i in index.live_ids() if made in index.inputs[i]]:
         for slot, name in enumerate(index.inputs[reader]):
@@ -158,29 +159,67 @@ def test_producer_and_consumer_maps_agree_with_a_scan_after_removals():
     assert_maps_agree(index, *scan(model, index.live_ids()))
 
 
-def test_review_bug_find_scale_groups_on_an_index_after_removals():
+def constants_still_read() -> onnx.ModelProto:
+    """Concat(a.dq, b.dq) with pair ``e`` beside ``a`` on relu1's output: one group {a, e, b}, whose scale and
+    zero-point constants (``s1``, ``s2``) pairs ``c`` and ``d`` outside the group also read."""
+    b = GraphBuilder("constants_still_read", style="int8")
+    x, z = b.input("x", [1, 4, 4, 4]), b.input("z", [1, 4, 4, 4])
+    t1, t2 = b.relu(x, "relu1"), b.relu(z, "relu2")
+    a, e = b.qdq(t1, 0.05, "a", share="s1"), b.qdq(t1, 0.05, "e", share="s1")
+    b.output(b.concat([a, b.qdq(t2, 0.07, "b", share="s2")], 1, "cat", out="cat_out"))
+    b.output(b.relu(e, "relu_e", out="e_out"))
+    b.output(b.qdq(x, 0.05, "c", share="s1"))
+    b.output(b.qdq(z, 0.07, "d", share="s2"))
+    return b.build()
+
+
+def merged(model: onnx.ModelProto) -> GraphIndex:
+    """merge_scales' index: groups unified, then dedupe removed the duplicate Qs through it."""
+    index = merge_scales(model, TRT).analysis.index
+    assert index.removed and all(is_q(index.node_at(i)) for i in index.removed)
+    return index
+
+
+def by_hand(model: onnx.ModelProto) -> GraphIndex:
+    """Two activation pairs removed by hand (set_input + remove_nodes), on an index analysed before the edit."""
+    index = GraphIndex(model)
+    find_scale_groups(index, TRT)  # the caches are filled before the edit
+    removed = remove_pair(index, "neck.upsample_feat0_quant") + remove_pair(index, "backbone.sppf.m.1.in")
+    assert {index.name_of(i) for i in removed} == {"neck.upsample_feat0_quant.Q", "neck.upsample_feat0_quant.DQ",
+                                                  "backbone.sppf.m.1.in.Q", "backbone.sppf.m.1.in.DQ"}
+    return index
+
+
+REVIEW_CASES = {
+    "merge-dedupe": (lambda: M.yolov6_qat("int8"), merged),
+    "pairs-removed-by-hand": (yolov6, by_hand),
+    "merge-dedupe-constants-still-read": pytest.param(
+        (constants_still_read, merged), marks=pytest.mark.xfail(strict=True, reason=(
+            "unify_groups appends the group's constants to graph.initializer behind the index's initializer map, "
+            "which is read afresh only after initializers.remove; when every detached constant is still read "
+            "elsewhere nothing is removed, so the reused index takes the new scales for computed ones and loses "
+            "the group"))),
+}
+
+
+@pytest.mark.parametrize("case", list(REVIEW_CASES.values()), ids=list(REVIEW_CASES))
+def test_review_bug_find_scale_groups_on_an_index_after_removals(case):
     """The review's bug: find_scale_groups on an index that nodes were removed through names only joining ops still
     in the graph (no Q/DQ) and finds the groups a fresh GraphIndex of the edited model finds."""
-    deduped = M.yolov6_qat("int8")
-    reused = merge_scales(deduped, TRT).analysis.index  # unify, then dedupe removes the duplicate Qs
-    assert reused.removed and all(is_q(reused.node_at(i)) for i in reused.removed)
-    by_hand = yolov6()
-    edited = GraphIndex(by_hand)
-    find_scale_groups(edited, TRT)  # the caches are filled before the edit
-    removed = remove_pair(edited, "neck.upsample_feat0_quant") + remove_pair(edited, "backbone.sppf.m.1.in")
-    onnx.checker.check_model(by_hand, full_check=True)
-    for model, index in ((deduped, reused), (by_hand, edited)):
-        analysis = find_scale_groups(index, TRT)
-        live = {index.name_of(i): i for i in index.live_ids()}
-        for group in analysis.groups:
-            for op in group.ops:
-                assert op in live and not index.is_removed(live[op]), op
-                node = index.node_at(live[op])
-                assert not (is_q(node) or is_dq(node)), op
-            assert all(not index.is_removed(n.node_id) for q in group.quantizers for n in q.nodes)
-        assert analysis.groups and groups_of(analysis) == groups_of(find_scale_groups(GraphIndex(model), TRT))
-    names = {edited.name_of(i) for i in removed}
-    assert not names & {n for g in find_scale_groups(edited, TRT).groups for n in g.nodes}
+    make, edit = case
+    model = make()
+    index = edit(model)
+    onnx.checker.check_model(model, full_check=True)
+    analysis = find_scale_groups(index, TRT)
+    live = {index.name_of(i): i for i in index.live_ids()}
+    for group in analysis.groups:
+        for op in group.ops:
+            assert op in live and not index.is_removed(live[op]), op
+            node = index.node_at(live[op])
+            assert not (is_q(node) or is_dq(node)), op
+        assert all(not index.is_removed(n.node_id) for q in group.quantizers for n in q.nodes)
+    fresh = find_scale_groups(GraphIndex(model), TRT)
+    assert fresh.groups and groups_of(analysis) == groups_of(fresh)
 
 
 def two_convs_into_an_add() -> onnx.ModelProto:
