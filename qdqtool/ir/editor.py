@@ -5,9 +5,11 @@ never patches both ends by hand. Edits are made on the imported graph and writte
 by :meth:`GraphEditor.commit`, and only when something changed: a model a fix leaves alone is not rewritten.
 
 Written back: the nodes in their list order (new nodes go where :meth:`insert` puts them; nothing is re-sorted,
-so the rest of the model keeps its order and its groups their numbering), and the initializers in their original
-order, new ones last; initializers that nothing read before the edit stay, those an edit detached go. The
-model's other fields (opsets, metadata, functions) are not touched.
+so the rest of the model keeps its order and its groups their numbering). A node the edit did not touch is
+written back as it was, byte for byte (its doc_string, metadata and subgraphs included); a node whose inputs
+changed keeps its doc_string and metadata. Initializers stay in their order, new ones last; those an edit
+detached go, those nothing read before the edit stay. The model's other fields (opsets, metadata, functions) are
+not touched.
 
 The light :class:`~qdqtool.ir.index.GraphIndex` stays the reader, and the writer of what must be fast: scale
 edits and the clean-up of the nodes ``merge`` leaves unread (a graphsurgeon round trip costs 12-15x a bare
@@ -55,6 +57,9 @@ class GraphEditor:
             G_LOGGER.severity = severity
         self._initializers = {t.name for t in model.graph.initializer}
         self._new_constants: dict = {}  # name -> gs.Constant made by new_constant, until a node reads it
+        # the NodeProto each imported node came from (graphsurgeon imports them one for one, in order)
+        self._protos = {id(node): proto for node, proto in zip(self.graph.nodes, model.graph.node, strict=True)}
+        self._touched: set[int] = set()  # ids of imported nodes whose inputs an edit changed
         self._changed = False
 
     # ---- reading -------------------------------------------------------------------------------------------------
@@ -103,6 +108,8 @@ class GraphEditor:
 
     def replace_input(self, reader: str, old: str, new: str) -> int:
         """Make the node ``reader`` read tensor ``new`` wherever it read ``old``; returns how many inputs changed."""
+        if old == new:
+            return 0
         node = self.node(reader)
         replacement = self.tensor(new)
         changed = 0
@@ -110,7 +117,9 @@ class GraphEditor:
             if tensor.name == old:
                 node.inputs[k] = replacement
                 changed += 1
-        self._changed |= changed > 0
+        if changed:
+            self._touched.add(id(node))
+            self._changed = True
         return changed
 
     def remove(self, names: Iterable[str]) -> None:
@@ -147,7 +156,7 @@ class GraphEditor:
         graph = self.model.graph
         read_before = {i for n in graph.node for i in n.input} & self._initializers
         tensors = self.graph.tensors()
-        nodes = [OnnxExporter.export_node(node) for node in self.graph.nodes]
+        nodes = [self._written(node, OnnxExporter) for node in self.graph.nodes]
         detached = {name for name in read_before if name not in tensors}
         new = [OnnxExporter.export_tensor_proto(t) for name, t in tensors.items()
                if isinstance(t, gs.Constant) and name not in self._initializers]
@@ -160,5 +169,18 @@ class GraphEditor:
         graph.initializer.extend(new)
         self._initializers = {t.name for t in graph.initializer}
         self._new_constants.clear()
+        self._protos = {id(node): proto for node, proto in zip(self.graph.nodes, graph.node, strict=True)}
+        self._touched.clear()
         self._changed = False
         return True
+
+    def _written(self, node, exporter) -> onnx.NodeProto:
+        """The NodeProto to write for ``node``: its original when untouched, else an export keeping its notes."""
+        original = self._protos.get(id(node))
+        if original is not None and id(node) not in self._touched:
+            return original
+        proto = exporter.export_node(node)
+        if original is not None:
+            proto.doc_string = original.doc_string
+            proto.metadata_props.extend(original.metadata_props)
+        return proto

@@ -113,18 +113,22 @@ class GraphIndex:
 
     @property
     def producer(self) -> dict[str, int]:
-        """Tensor name -> index of the node producing it (computed on first use)."""
+        """Tensor name -> id of the node still in the graph producing it (computed on first use)."""
         if self._producer is None:
-            self._producer = {name: i for i, names in enumerate(self.outputs) for name in names}
+            gone = self._removed_nodes
+            self._producer = {name: i for i, names in enumerate(self.outputs) if i not in gone for name in names}
         return self._producer
 
     @property
     def consumers(self) -> dict[str, list[int]]:
-        """Tensor name -> indices of the nodes reading it (computed on first use, kept up to date by
-        :meth:`set_input`)."""
+        """Tensor name -> ids of the nodes still in the graph reading it, one entry per input slot, in node order
+        (computed on first use, kept up to date by :meth:`set_input` and :meth:`remove_nodes`)."""
         if self._consumers is None:
             consumers: dict[str, list[int]] = {}
+            gone = self._removed_nodes
             for i, names in enumerate(self.inputs):
+                if i in gone:
+                    continue
                 for name in names:
                     readers = consumers.get(name)
                     if readers is None:
@@ -169,13 +173,24 @@ class GraphIndex:
         return node_id in self._removed_nodes
 
     def remove_nodes(self, node_ids: Iterable[int]) -> None:
-        """Delete nodes by id. The lists keep describing the graph as indexed (with its input edits);
-        :meth:`node_at` still finds every node, removed ones included (reports name them)."""
+        """Delete nodes by id. The op, input and output lists keep describing every id (a removed node as it was);
+        the producer and consumers maps, when built, forget the removed nodes; :meth:`node_at` still finds every
+        node, removed ones included (reports name them)."""
         ids = set(node_ids) - self._removed_nodes.keys()
         for i in ids:
             self._removed_nodes[i] = self.node_at(i)  # (a message deleted from the graph stays readable)
         delete_positions(self._nodes, {i - bisect.bisect_left(self.removed, i) for i in ids})
         self.removed = sorted(self._removed_nodes)
+        if self._producer is not None:
+            for i in ids:
+                for name in self.outputs[i]:
+                    if self._producer.get(name) == i:
+                        del self._producer[name]
+        if self._consumers is not None:
+            for name in {name for i in ids for name in self.inputs[i]}:
+                readers = self._consumers.get(name)
+                if readers is not None:
+                    readers[:] = [r for r in readers if r not in ids]
 
     def set_inputs(self, node_ids: Iterable[int], slot: int, *names: str) -> None:
         """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""
@@ -284,6 +299,16 @@ class _Initializers(Mapping):
         """Delete these initializers (positions are read again on next use)."""
         delete_positions(self.tensors, self.positions(names))
         self._where = None
+
+    def add_scalars(self, entries: Iterable[tuple[str, int, bytes]]) -> None:
+        """Append one-value initializers given as (name, element type, raw bytes); the name map follows.
+
+        Built in place: ``extend`` would copy each TensorProto."""
+        add, where, position = self.tensors.add, self.where, len(self.tensors)
+        for name, data_type, raw_data in entries:
+            add(name=name, data_type=data_type, raw_data=raw_data)
+            where[name] = position
+            position += 1
 
     def __getitem__(self, name: str) -> onnx.TensorProto:
         return self.tensors[self.where[name]]

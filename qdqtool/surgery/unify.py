@@ -90,9 +90,7 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
         members = [member.node_id for q in group.quantizers for member in q.nodes]
         detached.update(*[inputs_of[position][1:3] for position in members])
         index.set_inputs(members, 1, scale_name, zp_name)  # (zp appended where it was omitted)
-    add = index.graph.initializer.add  # (built in place: extend would copy each one)
-    for name, data_type, raw_data in new_initializers:
-        add(name=name, data_type=data_type, raw_data=raw_data)
+    index.initializers.add_scalars(new_initializers)
     detached.discard("")  # (an omitted zero point)
     return Unification(actions=actions, detached=detached)
 

@@ -63,8 +63,6 @@ def test_round_trip_of_a_dummy_change_leaves_the_model_identical(make):
     assert model.SerializeToString() == before
 
 
-@pytest.mark.xfail(strict=True, reason="replace_input counts a slot re-pointed at the tensor it already reads as a "
-                   "change (returns 1), so commit() rewrites the model")
 def test_replace_input_to_the_same_tensor_is_no_change():
     """replace_input to the tensor already read gives 0 changes, and commit() then returns False."""
     model = M.fan_out("int8", variant="siblings")
@@ -207,8 +205,6 @@ def bodies(model: onnx.ModelProto) -> dict[tuple[str, str], bytes]:
             if a.type == onnx.AttributeProto.GRAPH}
 
 
-@pytest.mark.xfail(strict=True, reason="commit re-exports If/Loop nodes through graphsurgeon, which copies the outer "
-                   "initializers a body reads (outer_c) into that body as its own initializers")
 def test_subgraphs_survive_an_edit_of_the_main_graph():
     """If and Loop bodies are unchanged, byte for byte, after an edit of the main graph is committed."""
     model = with_subgraphs()
@@ -221,8 +217,6 @@ def test_subgraphs_survive_an_edit_of_the_main_graph():
     assert bodies(model) == before
 
 
-@pytest.mark.xfail(strict=True, reason="commit exports every node through graphsurgeon's export_node, which drops "
-                   "doc_string and metadata_props: notes and inline waivers are lost on nodes the edit never touched")
 def test_commit_keeps_what_untouched_nodes_carry():
     """Nodes an edit does not touch keep their doc_string and metadata_props (qdqtool's notes, users' waivers)."""
     model = M.fan_out("int8", variant="siblings")

@@ -125,8 +125,8 @@ def test_set_input_keeps_index_and_nodeproto_identical(consumers_first):
     assert index.inputs[qs[1]][2:] == ["zp.new", "extra.a", "extra.b"]
     assert index.inputs[qs[6]][3] == "appended"
     reads: dict[str, list[int]] = defaultdict(list)
-    for i, names in enumerate(index.inputs):
-        for name in names:
+    for i in index.live_ids():  # removed nodes read nothing any more
+        for name in index.inputs[i]:
             reads[name].append(i)
     for name in set(reads) | set(index.consumers):
         assert index.consumers.get(name, []) == reads.get(name, []), name  # sorted, one entry per slot
@@ -147,8 +147,6 @@ def test_producer_and_consumer_maps_agree_with_a_scan_of_the_model():
     assert_maps_agree(index, *scan(model, ids))
 
 
-@pytest.mark.xfail(strict=True, reason="remove_nodes leaves removed nodes in the producer and consumers maps "
-                   "(a tensor a removed Q read still counts it as a reader)")
 def test_producer_and_consumer_maps_agree_with_a_scan_after_removals():
     """The producer and consumers maps agree with a brute-force scan of the model after nodes were removed through
     the index."""
@@ -194,11 +192,7 @@ REVIEW_CASES = {
     "merge-dedupe": (lambda: M.yolov6_qat("int8"), merged),
     "pairs-removed-by-hand": (yolov6, by_hand),
     "merge-dedupe-constants-still-read": pytest.param(
-        (constants_still_read, merged), marks=pytest.mark.xfail(strict=True, reason=(
-            "unify_groups appends the group's constants to graph.initializer behind the index's initializer map, "
-            "which is read afresh only after initializers.remove; when every detached constant is still read "
-            "elsewhere nothing is removed, so the reused index takes the new scales for computed ones and loses "
-            "the group"))),
+        (constants_still_read, merged)),
 }
 
 
@@ -232,8 +226,6 @@ def two_convs_into_an_add() -> onnx.ModelProto:
     return b.build()
 
 
-@pytest.mark.xfail(strict=True, reason="the consumers map still counts a removed reader, so _skip_of_two_convs "
-                   "picks another skip input on the reused index than on a fresh one")
 def test_find_scale_groups_findings_on_an_index_after_removals():
     """find_scale_groups on an index that nodes were removed through reports the placement findings a fresh
     GraphIndex of the edited model reports."""
