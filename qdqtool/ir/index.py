@@ -281,34 +281,31 @@ class GraphIndex:
 class _Initializers(Mapping):
     """Initializers by name. Only the names are read up front: wrapping every TensorProto costs far more.
 
-    ``where`` (name -> position) and ``tensors`` (the repeated field) are there for hot loops that cannot
-    afford a method call per lookup; positions hold until an initializer is removed.
+    ``where`` (name -> position) and ``tensors`` (the repeated field) are plain attributes for hot loops that cannot
+    afford a method call per lookup; :meth:`remove` and :meth:`add_scalars` keep them in step.
     """
 
     def __init__(self, graph: onnx.GraphProto) -> None:
         self.tensors = graph.initializer
-        self._where: dict[str, int] | None = None
-
-    @property
-    def where(self) -> dict[str, int]:
-        if self._where is None:
-            self._where = {name: i for i, name in enumerate([t.name for t in self.tensors])}
-        return self._where
+        self._names = [t.name for t in self.tensors]
+        self.where: dict[str, int] = {name: i for i, name in enumerate(self._names)}
 
     def remove(self, names: Iterable[str]) -> None:
-        """Delete these initializers (positions are read again on next use)."""
-        delete_positions(self.tensors, self.positions(names))
-        self._where = None
+        """Delete these initializers; the positions of the others are renumbered from the names kept."""
+        gone = self.positions(names)
+        delete_positions(self.tensors, gone)
+        self._names = [name for i, name in enumerate(self._names) if i not in gone]
+        self.where = {name: i for i, name in enumerate(self._names)}
 
     def add_scalars(self, entries: Iterable[tuple[str, int, bytes]]) -> None:
         """Append one-value initializers given as (name, element type, raw bytes); the name map follows.
 
         Built in place: ``extend`` would copy each TensorProto."""
-        add, where, position = self.tensors.add, self.where, len(self.tensors)
+        add, where, names = self.tensors.add, self.where, self._names
         for name, data_type, raw_data in entries:
             add(name=name, data_type=data_type, raw_data=raw_data)
-            where[name] = position
-            position += 1
+            where[name] = len(names)
+            names.append(name)
 
     def __getitem__(self, name: str) -> onnx.TensorProto:
         return self.tensors[self.where[name]]
@@ -330,7 +327,6 @@ class _Initializers(Mapping):
         """Where the initializers among ``names`` sit in ``graph.initializer``."""
         get = self.where.get
         return {p for p in map(get, names) if p is not None}
-
 
 
 # element types whose raw bytes numpy reads directly (little-endian, as ONNX stores them)

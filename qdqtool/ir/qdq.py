@@ -77,13 +77,12 @@ class QParams:
 
     def __init__(self, key: ParamsKey, scale: np.ndarray | None = None, zero_point: np.ndarray | None = None,
                  raw: tuple | None = None) -> None:
-        """``scale``/``zero_point`` as arrays, or ``raw``: (scale bytes, its type, its rank, zero-point bytes, its
-        type, its rank) of one-value tensors."""
+        """``scale``/``zero_point`` as arrays, or ``raw``: (scale bytes, its type, zero-point bytes, its type, and
+        the two TensorProtos, whose shapes are read only when arrays are made) of one-value tensors."""
         self.key = key
-        self.dtype = key.dtype  # "int8", "uint8", "fp8e4m3fn", "int4", ... or "unknown"
-        self.axis = key.axis  # set for per-channel (non-scalar scale)
-        self.block_size = key.block_size
-        self.one_value = not isinstance(key.scale, bytes)  # one scale (per tensor, or a one-channel axis)
+        # "int8", "uint8", "fp8e4m3fn", "int4", ... or "unknown"; axis only per channel (non-scalar scale)
+        self.dtype, scale_key, _, self.axis, self.block_size = key
+        self.one_value = scale_key.__class__ is not bytes  # one scale (per tensor, or a one-channel axis)
         self._scale, self._zero_point, self._raw = scale, zero_point, raw
 
     def __eq__(self, other: object) -> bool:
@@ -109,9 +108,10 @@ class QParams:
         return self._zero_point
 
     def _arrays(self) -> None:
-        scale_raw, scale_type, scale_ndim, zp_raw, zp_type, zp_ndim = self._raw
-        self._scale = np.ndarray((1,) * scale_ndim, RAW_NP_TYPES[scale_type], scale_raw)
-        self._zero_point = np.ndarray((1,) * zp_ndim, RAW_NP_TYPES[zp_type], zp_raw)
+        scale_raw, scale_type, zp_raw, zp_type, scale, zero_point = self._raw
+        # one value: every dimension is 1, so the number of dimensions gives the shape
+        self._scale = np.ndarray((1,) * len(scale.dims), RAW_NP_TYPES[scale_type], scale_raw)
+        self._zero_point = np.ndarray((1,) * len(zero_point.dims), RAW_NP_TYPES[zp_type], zp_raw)
 
     @property
     def per_tensor(self) -> bool:
@@ -143,7 +143,7 @@ class QParams:
         made by :func:`params_from_scalar_tensors`; None otherwise."""
         if self._raw is None:
             return None
-        scale_raw, scale_type, _, zp_raw, zp_type, _ = self._raw
+        scale_raw, scale_type, zp_raw, zp_type, _, _ = self._raw
         return scale_type, scale_raw, zp_type, zp_raw
 
     def __repr__(self) -> str:
@@ -174,10 +174,9 @@ def params_from_scalar_tensors(scale: onnx.TensorProto, zero_point: onnx.TensorP
     scale_format, zp_format = _SCALAR_FORMATS[scale_type], _SCALAR_FORMATS[zp_type]
     if len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size:
         return None
-    dtype = DTYPE_NAMES.get(zp_type, "unknown")
-    key = ParamsKey(dtype, scale_format.unpack(scale_raw)[0], zp_format.unpack(zp_raw)[0], None, 0)
-    # one value: every dimension is 1, so the number of dimensions gives the shape
-    return QParams(key, raw=(scale_raw, scale_type, len(scale.dims), zp_raw, zp_type, len(zero_point.dims)))
+    key = ParamsKey(DTYPE_NAMES.get(zp_type, "unknown"), scale_format.unpack(scale_raw)[0],
+                    zp_format.unpack(zp_raw)[0], None, 0)
+    return QParams(key, raw=(scale_raw, scale_type, zp_raw, zp_type, scale, zero_point))
 
 
 # what one-value parameters may be stored as: a float scale (what ONNX allows) and an integer zero point
