@@ -24,23 +24,17 @@
 from __future__ import annotations
 
 import difflib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qdqtool.errors import BadInputError
 from qdqtool.gate.registry import Severity, find_rule
 from qdqtool.gate.waivers import Waiver
+from qdqtool.io.config import config_table
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-CONFIG_NAME = "qdqtool.toml"
 FAIL_ON = ("error", "warning", "never")
 _KEYS = ("target", "fail-on", "baseline", "max-latency-regression", "max-qdq-layers", "max-scale-ratio", "rules",
-         "waive")
+         "waive", "preprocess")  # [preprocess] is read by the input data sets (qdqtool.io.data)
 
 
 @dataclass
@@ -67,30 +61,6 @@ class CheckConfig:
     waivers: list[Waiver] = field(default_factory=list)
 
 
-def find_config(model: Path) -> Path | None:
-    """``qdqtool.toml`` beside the model, else the nearest ``pyproject.toml`` above it that has [tool.qdqtool]."""
-    folder = model.resolve().parent
-    beside = folder / CONFIG_NAME
-    if beside.is_file():
-        return beside
-    for parent in (folder, *folder.parents):
-        candidate = parent / "pyproject.toml"
-        if candidate.is_file():
-            if "qdqtool" in _read(candidate).get("tool", {}):
-                return candidate
-            return None  # the nearest pyproject.toml is the project's: stop there, as ruff does
-    return None
-
-
-def _read(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise BadInputError(f"{path}: not valid TOML: {err}") from None
-    except OSError as err:
-        raise BadInputError(f"{path}: cannot be read: {err.strerror}") from None
-
-
 def parse_percent(value: object, where: str) -> float:
     """``"3%"``, ``"3"`` or ``3`` -> 3.0 (percent)."""
     text = str(value).strip().rstrip("%").strip()
@@ -107,16 +77,7 @@ def load_config(path: Path | None) -> CheckConfig:
     """Parse a config file (``qdqtool.toml`` or a ``pyproject.toml``); an empty config for None."""
     if path is None:
         return CheckConfig()
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such config file")
-    data = _read(path)
-    if path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("qdqtool")
-        if data is None:
-            raise BadInputError(f"{path}: has no [tool.qdqtool] table")
-        where = f"{path} [tool.qdqtool]"
-    else:
-        where = str(path)
+    data, where = config_table(path)
     return _parse(data, path, where)
 
 

@@ -18,11 +18,12 @@ from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary, summarize
 from qdqtool.errors import BadInputError
 from qdqtool.gate.baseline import load_baseline
-from qdqtool.gate.config import FAIL_ON, CheckConfig, find_config, load_config, parse_percent
+from qdqtool.gate.config import FAIL_ON, CheckConfig, load_config, parse_percent
 from qdqtool.gate.context import Limits, LintContext
 from qdqtool.gate.metrics import Metrics, metrics_from
 from qdqtool.gate.registry import SIDES, Hit, LintRule, Severity, Skip, Violation, all_rules, find_rule
 from qdqtool.gate.waivers import Waiver, inline_waivers
+from qdqtool.io.config import find_config
 from qdqtool.io.onnx_io import load_model
 
 DEFAULT_MAX_LATENCY_REGRESSION = 3.0

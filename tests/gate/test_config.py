@@ -6,8 +6,9 @@ import onnx
 import pytest
 
 from qdqtool.errors import BadInputError
-from qdqtool.gate.config import find_config, load_config
+from qdqtool.gate.config import load_config
 from qdqtool.gate.registry import Severity
+from qdqtool.io.config import find_config
 from tests.gate.helpers import by_rule, ids, lint
 
 WAIVE_P4 = """
