@@ -135,3 +135,11 @@ def trained_outputs(trained_model, quantized_model, trained_feeds):
         return made[key]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def reference_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Reference outputs are cached in a folder of the test session, never in the user's ~/.cache."""
+    folder = tmp_path_factory.getbasetemp() / "qdqtool-cache"
+    monkeypatch.setenv("QDQTOOL_CACHE", str(folder))
+    return folder

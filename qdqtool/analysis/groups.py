@@ -367,7 +367,7 @@ def _placement(index: GraphIndex, rules: RuleSet, readers, places: dict[str, str
     findings = []
     for i in index.of_type(*rules.placement.get("residual_add_ops", [])):
         node = index.node_at(i)
-        if len(node.input) != 2 or any(index.is_constant(t) for t in node.input):
+        if len(node.input) != 2 or any(index.is_fixed(t) for t in node.input):
             continue
         kinds = [
             "dq" if _from_dq(index, rules, t) else "int8-op" if _from_int8_op(index, rules, t) else "float"

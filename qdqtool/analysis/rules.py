@@ -78,11 +78,12 @@ class Rule:
         return op not in self.when or self.applies_to(index.node_at(position), index)
 
     def selected_inputs(self, names: list[str], index: GraphIndex) -> list[str]:
-        """The inputs (of a node's input names) this rule joins: the selected, non-constant ones."""
+        """The inputs (of a node's input names) this rule joins: the selected ones that are neither constants nor
+        dequantized constants (one DQ of a shared constant would join every op reading it into one group)."""
         if self.inputs != "all":
             names = [names[i] for i in self.inputs if i < len(names)]
-        is_constant = index.is_constant
-        return [n for n in names if n and not is_constant(n)]
+        is_fixed = index.is_fixed
+        return [n for n in names if n and not is_fixed(n)]
 
     def selected_outputs(self, names: list[str]) -> list[str]:
         """The outputs (of a node's output names) this rule joins."""

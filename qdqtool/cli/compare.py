@@ -11,11 +11,12 @@ from qdqtool.cli.options import (
     backend_option,
     build_options,
     build_options_from,
+    check_options,
+    check_settings_from,
     fix_option,
     json_option,
     markdown_option,
     max_scale_ratio_option,
-    min_cosine_option,
     policy_option,
     target_option,
     tool_version,
@@ -35,9 +36,7 @@ from qdqtool.report.console import terminal
 @policy_option
 @max_scale_ratio_option
 @fix_option
-@min_cosine_option
-@click.option("--inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="An .npz of real inputs for the numeric check (keys = input names).")
+@check_options
 @click.option("--rounds", type=click.IntRange(min=MIN_ROUNDS), default=7, show_default=True,
               help="Interleaved latency rounds per model; each round is --iterations runs.")
 @click.option("--tolerance", type=click.FloatRange(min=0.0), default=DEFAULT_TOLERANCE * 100, show_default=True,
@@ -49,7 +48,7 @@ from qdqtool.report.console import terminal
 @json_option
 @markdown_option
 def command(model: Path, backend: str, target: str | None, policy: str, max_scale_ratio: float | None,
-            fixes: tuple[str, ...], min_cosine: float, inputs: Path | None, rounds: int, tolerance: float,
+            fixes: tuple[str, ...], rounds: int, tolerance: float,
             keep: Path | None, as_json: bool, as_markdown: bool, **params) -> None:
     """Merge MODEL, build the original and the merged model on a backend, diff them, and say if it paid off.
 
@@ -76,7 +75,8 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
       status          "passed" | "failed" | "nothing to merge"
       status_line     the verdict line as printed
       merge           {changed, unified, refused, deduplicated[], numeric_check: null | {passed,
-                       min_cosine, worst_cosine, inputs, outputs[]} (as in `merge --json`)}
+                       max_added_error_db, worst_added_db, reference, inputs, outputs[], ...}
+                       (as in `merge --json`)}
       leftover_qdq    {before, after: counts of standalone Q/DQ layers, removed[], added[]: layer names}
       reformat        {before, after}     layers {before, after}
       latency         null (nothing built, or a backend that cannot run models) | {verdict, reason,
@@ -95,7 +95,7 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
     check_formats(as_json, as_markdown)
     request = CompareRequest(
         model=model, backend=backend, target=target, policy=policy, max_scale_ratio=max_scale_ratio,
-        fixes=fixes, min_cosine=min_cosine, inputs=inputs, build=build_options_from(params), rounds=rounds,
+        fixes=fixes, **check_settings_from(params), build=build_options_from(params), rounds=rounds,
         tolerance=tolerance / 100.0, keep=keep,
     )
     with progress_display(not (as_json or as_markdown)) as progress:

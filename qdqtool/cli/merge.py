@@ -9,19 +9,21 @@ import click
 from rich.text import Text
 
 from qdqtool.cli.options import (
+    check_options,
+    check_settings_from,
     example_option,
     fix_option,
     json_option,
     max_scale_ratio_option,
-    min_cosine_option,
     model_or_example,
     policy_option,
     target_option,
     tool_version,
 )
+from qdqtool.cli.output import progress_display
 from qdqtool.errors import CheckFailed
 from qdqtool.examples import EXAMPLE
-from qdqtool.io.inputs import parse_input_shapes
+from qdqtool.io.data.shapes import parse_input_shapes
 from qdqtool.jobs.merge import MergeRequest, checked_merge
 from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import merge_document
@@ -42,30 +44,32 @@ from qdqtool.report.merge_lines import failure_hint, status_line
               help="Merge Q nodes that became exact duplicates on one tensor.")
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime numeric check.")
-@min_cosine_option
+@check_options
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
-              help="Shape for a dynamic input of the numeric check (repeatable). Unset dynamic dims are 1.")
-@click.option("--inputs", type=click.Path(path_type=Path), default=None,
-              help="An .npz of real inputs (keys = input names) for the numeric check.")
+              help="Shape for a dynamic input of the numeric check (repeatable); also the size of image inputs. "
+                   "Unset dynamic dims are 1.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random check inputs.")
 @json_option
 def command(model: Path | None, output: Path | None, example: bool, target: str | None, policy: str,
             max_scale_ratio: float | None, fixes: tuple[str, ...], dedupe: bool, dry_run: bool, no_verify: bool,
-            min_cosine: float, input_shapes: tuple[str, ...], inputs: Path | None, seed: int, as_json: bool) -> None:
+            input_shapes: tuple[str, ...], seed: int, as_json: bool, **params) -> None:
     """Unify the scales of every mismatched scale group of MODEL and write a new model.
 
     Every member of a consistent group ends up reading one shared scale/zero-point initializer; groups that
     cannot share parameters are refused and left unchanged. The original and the merged model then run in
-    ONNX Runtime on the same inputs, and each output is compared overall and per channel group (the worst
-    slice decides). The input file is never modified; the output is written atomically, and only when the
-    check passes.
+    ONNX Runtime on the same samples (--inputs: images, an .npz, a Polygraphy data loader), both against the
+    float model (--reference, else the one inside MODEL), and each output is judged overall and per slice:
+    the check fails when the merge adds more than --max-added-error dB to any slice's error against float.
+    The input file is never modified; the output is written atomically, and only when the check passes.
 
     --fix residual-add first moves Q/DQ pairs where TensorRT needs them around residual Adds (each edit is
     listed, and checked numerically with the rest).
 
     --json prints the `analyze --json` document plus actions (per group: action, new_scale, new_zero_point, how),
-    fixes, deduplicated, numeric_check (passed, min_cosine, worst_cosine, inputs, outputs with overall and worst
-    slice), output and dry_run.
+    fixes, deduplicated, numeric_check (passed, max_added_error_db, worst_added_db, min_cosine, worst_cosine,
+    reference, inputs, samples, random_inputs, outputs with overall and worst slice: added_db, worst_sample,
+    original_vs_float and edited_vs_float {cosine, snr_db, max_abs}, and the merged model against the original:
+    cosine, snr_db, max_abs; notes), output and dry_run.
     Exit codes: 0 done (or nothing to do), 1 the numeric check failed, 2 bad input or usage.
     """
     if example:
@@ -73,10 +77,11 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     with model_or_example(model, example) as source:
         request = MergeRequest(
             model=source, output=output, target=target, policy=policy, dedupe=dedupe,
-            max_scale_ratio=max_scale_ratio, dry_run=dry_run, verify=not no_verify, min_cosine=min_cosine,
-            input_shapes=parse_input_shapes(input_shapes), inputs=inputs, seed=seed, fixes=tuple(fixes),
+            max_scale_ratio=max_scale_ratio, dry_run=dry_run, verify=not no_verify,
+            input_shapes=parse_input_shapes(input_shapes), seed=seed, fixes=tuple(fixes), **check_settings_from(params),
         )
-        outcome = checked_merge(request)
+        with progress_display(not as_json) as progress:
+            outcome = checked_merge(request, progress)
     result = outcome.result
     if as_json:
         doc = merge_document(outcome, f"example:{EXAMPLE}" if example else str(model), tool_version())
@@ -100,5 +105,4 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     if not outcome:
         if not as_json:
             raise click.exceptions.Exit(1)  # the FAILED line above is the last word
-        raise CheckFailed(f"numeric check failed: worst cosine {outcome.check.worst_cosine:.6f} < {min_cosine}; "
-                          f"nothing written; {failure_hint(outcome)}")
+        raise CheckFailed(f"numeric check failed: {outcome.check.summary()}; nothing written; {failure_hint(outcome)}")

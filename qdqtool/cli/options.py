@@ -110,7 +110,7 @@ def build_options(f):
 
 def build_options_from(params: dict):
     """BuildOptions from the values of :func:`build_options` (popped from ``params``)."""
-    from qdqtool.io.inputs import parse_input_shapes
+    from qdqtool.io.data.shapes import parse_input_shapes
     from qdqtool.jobs.build import BuildOptions
 
     return BuildOptions(
@@ -155,11 +155,62 @@ def policy_option(f):
     )(f)
 
 
-def min_cosine_option(f):
-    return click.option(
-        "--min-cosine", type=click.FloatRange(-1.0, 1.0), default=0.99, show_default=True,
-        help="The numeric check fails (exit 1) when the worst output slice falls below this cosine.",
-    )(f)
+# the image preprocessing options: name -> (click type, help); each is also a key of [preprocess] in the config
+_PREPROCESS = {
+    "preset": (None, "Preprocessing of a model family: {presets} (each documented in qdqtool/io/data/images.py)."),
+    "resize": (click.Choice(["stretch", "letterbox"]), "Images: stretch to the input size, or letterbox (keep the "
+                                                       "aspect ratio, pad)."),
+    "pad-value": (float, "Images: letterbox padding, a pixel value (default 114)."),
+    "color": (click.Choice(["rgb", "bgr"]), "Images: channel order (default rgb)."),
+    "scale": (None, "Images: pixel multiplier before mean/std, e.g. 1/255 (the default)."),
+    "mean": (None, "Images: per-channel mean after scaling, e.g. 0.485,0.456,0.406 (default 0)."),
+    "std": (None, "Images: per-channel std after scaling, e.g. 0.229,0.224,0.225 (default 1)."),
+    "layout": (click.Choice(["nchw", "nhwc"]), "Images: input layout (default: from the model's input shape)."),
+    "dtype": (None, "Images: input element type (default: the model input's)."),
+}
+
+
+def check_options(f):
+    """The numeric check's options (merge, compare, report): the data set, its preprocessing, the float reference
+    and the tolerance. Read back with :func:`check_settings_from`."""
+    presets = ", ".join(sorted(choices.presets()))
+    options = [
+        click.option("--inputs", default=None, metavar="DATA",
+                     help="Samples for the numeric check: an .npz (one array per input, samples on the first axis), "
+                          "a folder or glob of images, a Polygraphy data-loader script (loader.py[:load_data]) or "
+                          "Polygraphy's saved inputs (inputs.json). Default: seeded random data (says little about "
+                          "a trained model)."),
+        click.option("--max-samples", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Use at most N samples (batches) of --inputs."),
+        click.option("--reference", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     metavar="FP32.onnx",
+                     help="The model's FP32 export, what accuracy is measured against. Default: the float model "
+                          "derived from MODEL (every Q/DQ pair removed)."),
+        click.option("--max-added-error", type=click.FloatRange(min=0.0), default=None, metavar="DB",
+                     help="The check fails (exit 1) when the edit makes any output slice's error against float grow "
+                          "by more than DB decibels (default 3: twice the error energy)."),
+        click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=None,
+                     help="Also fail when a slice of the edited model falls below this cosine against the original "
+                          "(informative only by default: two quantized models compared with each other measure "
+                          "chaos, not harm)."),
+    ]
+    for name, (kind, text) in _PREPROCESS.items():
+        options.append(click.option(f"--{name}", f"pre_{name.replace('-', '_')}", type=kind, default=None,
+                                    help=text.format(presets=presets)))
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def check_settings_from(params: dict) -> dict:
+    """The CheckSettings fields from the values of :func:`check_options` (popped from ``params``)."""
+    settings = {"inputs": params.pop("inputs"), "max_samples": params.pop("max_samples"),
+                "reference": params.pop("reference"), "min_cosine": params.pop("min_cosine")}
+    added = params.pop("max_added_error")
+    if added is not None:
+        settings["max_added_error"] = added
+    settings["preprocess"] = {name: params.pop(f"pre_{name.replace('-', '_')}") for name in _PREPROCESS}
+    return settings
 
 
 def tool_version() -> str:

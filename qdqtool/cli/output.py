@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterator
 
 import click
 from rich.console import RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from qdqtool.io.atomic import write_text
 from qdqtool.report.console import terminal
@@ -32,7 +40,8 @@ def emit(text: str | None, renderable: RenderableType | None, output: str | None
 
 @contextlib.contextmanager
 def progress_display(enabled: bool = True) -> Iterator[Callable[[str, int | None, int | None], None] | None]:
-    """A spinner with the current phase, a bar when the phase has steps, and the elapsed time (stderr, transient).
+    """A spinner with the current phase, a bar when the phase has steps, the elapsed time and, when the phase knows
+    its total, the time left (stderr, transient).
 
     Yields None (no display) when disabled or when stderr is not a terminal.
     """
@@ -41,7 +50,7 @@ def progress_display(enabled: bool = True) -> Iterator[Callable[[str, int | None
         yield None
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 

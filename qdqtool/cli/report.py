@@ -6,9 +6,16 @@ from pathlib import Path
 
 import click
 
-from qdqtool.cli.options import max_scale_ratio_option, min_cosine_option, policy_option, target_option
+from qdqtool.cli.options import (
+    check_options,
+    check_settings_from,
+    max_scale_ratio_option,
+    policy_option,
+    target_option,
+)
+from qdqtool.cli.output import progress_display
 from qdqtool.io.atomic import write_text
-from qdqtool.io.inputs import parse_input_shapes
+from qdqtool.io.data.shapes import parse_input_shapes
 from qdqtool.io.onnx_io import save_model
 from qdqtool.jobs.report import ReportRequest, collect_report
 from qdqtool.report.annotate import annotated_model
@@ -33,22 +40,23 @@ _PATH = click.Path(path_type=Path)
 @max_scale_ratio_option
 @policy_option
 @click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime numeric check.")
-@min_cosine_option
+@check_options
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
-              help="Shape for a dynamic input of the numeric check (repeatable).")
-@click.option("--inputs", type=_PATH, default=None, help="An .npz of real inputs for the numeric check.")
+              help="Shape for a dynamic input of the numeric check (repeatable); also the size of image inputs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random check inputs.")
 @click.option("--drawing", type=click.Choice(DRAWINGS), default="auto", show_default=True,
               help="auto: Graphviz when its `dot` is installed, else qdqtool's own SVG layout; builtin: always ours.")
 def command(model: Path, output: Path | None, merged: Path | None, before: Path | None, after: Path | None,
             before_profile: Path | None, after_profile: Path | None, annotate: Path | None, target: str | None,
-            max_scale_ratio: float | None, policy: str, no_verify: bool, min_cosine: float,
-            input_shapes: tuple[str, ...], inputs: Path | None, drawing: str) -> None:
+            max_scale_ratio: float | None, policy: str, no_verify: bool, input_shapes: tuple[str, ...], seed: int,
+            drawing: str, **params) -> None:
     """Write one self-contained HTML report about MODEL: what merging its scales changes, and what it did.
 
     The page (no network access needed to view it) holds the scale-group table; for each group the merge
     changes, a before/after drawing of its subgraph with the scales on the edges; with --before/--after,
     the engine diff (totals, Q/DQ layers gone or new, fusion, precision and time changes) and a bar chart of
-    per-kernel time before and after; and the ONNX Runtime numeric check of original vs merged.
+    per-kernel time before and after; and the numeric check: the original and the merged model against
+    float on --inputs (see `qdqtool merge --help`).
 
     --annotate OUT.onnx writes a copy of MODEL whose Q/DQ nodes and joining ops carry metadata_props
     (qdqtool.group, qdqtool.rule, qdqtool.lint, qdqtool.status, qdqtool.scale) and a `qdqtool:` doc_string line.
@@ -58,10 +66,11 @@ def command(model: Path, output: Path | None, merged: Path | None, before: Path 
     request = ReportRequest(
         model=model, merged=merged, before=before, after=after, before_profile=before_profile,
         after_profile=after_profile, target=target, max_scale_ratio=max_scale_ratio, policy=policy,
-        verify=not no_verify, min_cosine=min_cosine, input_shapes=parse_input_shapes(input_shapes), inputs=inputs,
-        outputs=tuple(p for p in (output, annotate) if p is not None),
+        verify=not no_verify, input_shapes=parse_input_shapes(input_shapes), seed=seed,
+        outputs=tuple(p for p in (output, annotate) if p is not None), **check_settings_from(params),
     )
-    data = collect_report(request)
+    with progress_display() as progress:
+        data = collect_report(request, progress)
     write_text(output, render_html(data, drawing))
     click.echo(f"wrote {output}")
     if annotate is not None:

@@ -27,7 +27,8 @@ from qdqtool.engine.ort_profile import engine_report_from_ort_profile, read_ort_
 from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import publish
-from qdqtool.io.inputs import timing_feed
+from qdqtool.io.data.random_data import random_feed
+from qdqtool.io.data.shapes import model_inputs
 from qdqtool.io.onnx_io import read_structure
 from qdqtool.verify.session import SessionError, first_line, ort_session
 
@@ -46,7 +47,7 @@ def _session(model: Path, threads: int, optimized: Path | None = None, profile: 
 
 def _random_feed(model: Path, options: BuildOptions) -> dict:
     """Seeded random data for every graph input (dynamic dimensions from ``input_shapes``, else 1)."""
-    return timing_feed(read_structure(model), options.input_shapes, options.seed)
+    return random_feed(model_inputs(read_structure(model), options.input_shapes), options.seed)
 
 
 def _run(session, inputs: dict, model: Path) -> None:

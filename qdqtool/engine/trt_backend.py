@@ -54,7 +54,8 @@ from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, QdqToolError
 from qdqtool.io.atomic import publish
-from qdqtool.io.inputs import timing_feed
+from qdqtool.io.data.random_data import random_feed
+from qdqtool.io.data.shapes import model_inputs
 from qdqtool.io.onnx_io import graph_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
@@ -274,8 +275,8 @@ class EngineReportFromTrt:
             raise BadInputError(f"{self.model}: no such file")
         trt = require_tensorrt(self.model, self.output, self.options)
         opts = self.options
-        inputs = timing_feed(onnx.load(str(self.model), load_external_data=False),
-                               _shapes(self.model, opts.input_shapes), opts.seed)
+        inputs = random_feed(model_inputs(onnx.load(str(self.model), load_external_data=False), opts.input_shapes),
+                             opts.seed)
         with output_folder(self.output) as tmp:
             loaders = trt_loaders(self.model, tmp / PLAN, opts, trt.__version__, _progress_monitor(trt, self.progress))
             try:
@@ -335,8 +336,8 @@ class TrtTimer:
 
     def __enter__(self) -> TrtTimer:
         require_tensorrt(self.model, self.output, self.options)
-        self._inputs = timing_feed(onnx.load(str(self.model), load_external_data=False),
-                                     _shapes(self.model, self.options.input_shapes), self.options.seed)
+        self._inputs = random_feed(model_inputs(onnx.load(str(self.model), load_external_data=False),
+                                                self.options.input_shapes), self.options.seed)
         with G_LOGGER.verbosity():
             self._runner = TrtRunner(EngineFromPath(str(self.output / PLAN)))
             self._runner.activate()

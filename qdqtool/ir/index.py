@@ -74,6 +74,7 @@ class GraphIndex:
         self.removed: list[int] = []  # ids of the nodes removed through remove_nodes, sorted
         self._removed_nodes: dict[int, onnx.NodeProto] = {}
         self._by_name: dict[str, int] | None = None
+        self._dequantized_constants: set[str] | None = None
 
     def __len__(self) -> int:
         """How many nodes were indexed (removed ones included: ids run from 0 to ``len(index) - 1``)."""
@@ -209,6 +210,19 @@ class GraphIndex:
     def is_constant(self, name: str) -> bool:
         """True for initializers and Constant-node outputs (not graph inputs that shadow an initializer)."""
         return name in self.initializers or name in self.constant_nodes
+
+    def is_fixed(self, name: str) -> bool:
+        """A constant, or a constant's dequantized value (the output of a DQ of a constant: a weight, a bias, or
+        a scalar such as HardSwish's 3 that onnxruntime's quantizer dequantizes once for every reader)."""
+        if name in self.initializers or name in self.constant_nodes:
+            return True
+        if self._dequantized_constants is None:
+            inputs, outputs = self.inputs, self.outputs
+            self._dequantized_constants = {
+                outputs[i][0] for i in self.of_type("DequantizeLinear")
+                if self.domains[i] in DEFAULT_DOMAINS and inputs[i] and self.is_constant(inputs[i][0])
+            }
+        return name in self._dequantized_constants
 
     def const_array(self, name: str) -> np.ndarray | None:
         """The value of a constant tensor, or None if ``name`` is not constant. Read-only view, cached."""

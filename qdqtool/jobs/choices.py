@@ -30,3 +30,10 @@ def backends() -> dict[str, str]:
     from qdqtool.engine.backends import BACKENDS
 
     return {b.name: b.summary for b in BACKENDS.values()}
+
+
+def presets() -> list[str]:
+    """The image preprocessing presets."""
+    from qdqtool.io.data.images import PRESETS
+
+    return sorted(PRESETS)

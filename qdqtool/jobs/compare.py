@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from qdqtool._lazy import require
@@ -37,11 +37,13 @@ from qdqtool.engine.report import EngineReport
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import save_model
 from qdqtool.jobs.merge import MergeOutcome, MergeRequest, checked_merge
+from qdqtool.verify.check import CheckSettings
 
 
 @dataclass
-class CompareRequest:
-    """Everything ``qdqtool compare`` needs; "None means default"."""
+class CompareRequest(CheckSettings):
+    """Everything ``qdqtool compare`` needs; "None means default" (the numeric check's fields: CheckSettings; its
+    input shapes and seed are the build's)."""
 
     model: Path
     backend: str = "onnxruntime"
@@ -50,8 +52,6 @@ class CompareRequest:
     dedupe: bool = True
     max_scale_ratio: float | None = None
     fixes: tuple[str, ...] = ()  # placement fixes run before unifying (`merge --fix`)
-    min_cosine: float = 0.99
-    inputs: Path | None = None  # .npz for the numeric check
     build: BuildOptions = field(default_factory=BuildOptions)
     rounds: int = 7  # interleaved latency rounds (at least 5)
     tolerance: float = DEFAULT_TOLERANCE  # relative latency change that counts as none
@@ -111,7 +111,7 @@ class CompareResult:
             parts.append("latency not measured")
         check = self.merge.check
         if check is not None:
-            parts.append(f"worst cosine {check.worst_cosine:.6f}" + ("" if check else f" < {check.min_cosine}"))
+            parts.append(check.summary())
         return " | ".join(parts)
 
 
@@ -175,11 +175,12 @@ def _compare(request: CompareRequest, backend: Backend, target: str, work: Path,
     merged = work / f"{Path(request.model).stem}.merged.onnx"
     if progress is not None:
         progress("merging", None, None)
+    check = {f.name: getattr(request, f.name) for f in fields(CheckSettings)}
+    check.update(input_shapes=request.build.input_shapes, seed=request.build.seed, verify=True)
     outcome = checked_merge(MergeRequest(
         model=Path(request.model), output=merged, target=target, policy=request.policy, dedupe=request.dedupe,
-        max_scale_ratio=request.max_scale_ratio, min_cosine=request.min_cosine, fixes=request.fixes,
-        input_shapes=request.build.input_shapes, inputs=request.inputs, seed=request.build.seed,
-    ))
+        max_scale_ratio=request.max_scale_ratio, fixes=request.fixes, **check,
+    ), progress)
     result = CompareResult(request=request, target=target, merge=outcome,
                            artefacts=Path(request.keep) if request.keep else None)
     if not outcome.changed:

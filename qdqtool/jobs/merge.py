@@ -11,19 +11,22 @@ import onnx
 
 from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError, InternalError
-from qdqtool.io.inputs import check_input_shapes, check_inputs
-from qdqtool.io.onnx_io import load_model, staged_model
+from qdqtool.io.data.shapes import check_input_shapes
+from qdqtool.io.onnx_io import load_model, read_structure, staged_model
 from qdqtool.surgery.merge import MergeResult, merge_scales
+from qdqtool.verify.check import CheckSettings, prepare_check, run_check
+from qdqtool.verify.numerics import Progress
 from qdqtool.verify.session import QDQ_PROPAGATION, SessionError, ort_session
 
 if TYPE_CHECKING:  # imported when used: --fix and the numeric check are optional steps
     from qdqtool.surgery.placement import PlacementAction
+    from qdqtool.verify.check import PreparedCheck
     from qdqtool.verify.numerics import NumericCheck
 
 
 @dataclass
-class MergeRequest:
-    """Everything ``qdqtool merge`` needs; "None means default"."""
+class MergeRequest(CheckSettings):
+    """Everything ``qdqtool merge`` needs; "None means default" (the numeric check's fields: CheckSettings)."""
 
     model: Path
     output: Path | None = None  # None: <model>.merged.onnx beside the input
@@ -32,11 +35,6 @@ class MergeRequest:
     dedupe: bool = True
     max_scale_ratio: float | None = None
     dry_run: bool = False
-    verify: bool = True
-    min_cosine: float = 0.99
-    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    inputs: Path | None = None  # .npz with user data
-    seed: int = 0
     fixes: tuple[str, ...] = ()  # placement fixes run before unification (``--fix residual-add``)
 
     def output_path(self) -> Path:
@@ -64,21 +62,26 @@ class MergeOutcome:
         return self.check is None or bool(self.check)
 
 
-def checked_merge(request: MergeRequest) -> MergeOutcome:
+def checked_merge(request: MergeRequest, progress: Progress | None = None) -> MergeOutcome:
     """Run merge: the input file is never modified; the output is written only if the check passes.
 
     The merged model is first written beside its target under a temporary name; ONNX Runtime checks that file
-    against the input file (both read from disk, so models over 2 GB with external data work), and only then is
-    it renamed into place.
+    against the input file and the float reference (all read from disk, so models over 2 GB with external data
+    work), and only then is it renamed into place. The data set and the reference are opened before the merge, so
+    a data set or a reference that does not fit the model stops the command before any work.
 
     Args:
         request (MergeRequest): What to do.
+        progress (Progress): Told about the numeric check's samples. Defaults to None.
     """
     if not request.dry_run:
         _check_output_path(request)
     rules = load_rules(request.target)
     loaded = load_model(request.model)
     check_input_shapes(loaded.model, request.input_shapes)  # a wrong option is wrong in a dry run too
+    prepared = None
+    if request.verify and not request.dry_run:
+        prepared = prepare_check(Path(request.model), read_structure(request.model), request)
     fixes = []
     if request.fixes:
         from qdqtool.surgery.placement import apply_fixes
@@ -94,7 +97,7 @@ def checked_merge(request: MergeRequest) -> MergeOutcome:
                           size_hint=Path(request.model).stat().st_size) as staged:
             if request.verify and (result.changed or fixes):
                 notes += _checker(staged.path, request.model)
-                check = _check(request, staged.path)
+                check = _check(request.model, staged.path, prepared, progress)
                 notes += _ort_default_session_note(request.model, loaded.model)
             written = staged.publish() if check is None or check else []
     except OSError as err:
@@ -139,10 +142,5 @@ def _checker(merged: Path, original: Path) -> list[str]:
     raise InternalError(f"merge wrote a model that fails onnx.checker though the input passes: {problem}")
 
 
-def _check(request: MergeRequest, merged: Path) -> NumericCheck:
-    from qdqtool.verify.numerics import compare_models
-
-    # the input's structure only (weights stay on disk): for its input shapes and its output Concats
-    reference = onnx.load(str(request.model), load_external_data=False)
-    data, label = check_inputs(reference, request.inputs, request.input_shapes, request.seed)
-    return compare_models(request.model, merged, data, request.min_cosine, label, reference_model=reference)
+def _check(model: Path, merged: Path, prepared: PreparedCheck, progress: Progress | None) -> NumericCheck:
+    return run_check(model, merged, prepared, progress)

@@ -7,7 +7,7 @@ with it, the given merged model is compared with the original. ``--before``/``--
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import onnx
@@ -19,19 +19,19 @@ from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.model_match import require_engine_of
 from qdqtool.errors import BadInputError
-from qdqtool.io.inputs import check_inputs
-from qdqtool.io.onnx_io import load_model
+from qdqtool.io.onnx_io import load_model, read_structure
 from qdqtool.ir.dataflow import dataflow_graph
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import read_params
 from qdqtool.jobs.merge import MergeRequest, checked_merge
 from qdqtool.surgery.unify import GroupAction
-from qdqtool.verify.numerics import NumericCheck, compare_models
+from qdqtool.verify.check import CheckSettings, prepare_check, run_check
+from qdqtool.verify.numerics import NumericCheck, Progress
 
 
 @dataclass
-class ReportRequest:
-    """What ``qdqtool report`` needs; "None means default"."""
+class ReportRequest(CheckSettings):
+    """What ``qdqtool report`` needs; "None means default" (the numeric check's fields: CheckSettings)."""
 
     model: Path
     merged: Path | None = None
@@ -42,11 +42,6 @@ class ReportRequest:
     target: str | None = None
     max_scale_ratio: float | None = None
     policy: str = "max"
-    verify: bool = True
-    min_cosine: float = 0.99
-    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    inputs: Path | None = None
-    seed: int = 0
     outputs: tuple[Path, ...] = ()  # the files the command will write (the page, --annotate): never the model
 
 
@@ -122,25 +117,22 @@ def _refuse_overwriting(request: ReportRequest) -> None:
             raise BadInputError(f"{target}: would overwrite the model; choose another file")
 
 
-def _merge_in_memory(request: ReportRequest, tmp: Path) -> tuple[onnx.ModelProto, list[GroupAction], NumericCheck]:
+def _merge_in_memory(request: ReportRequest, tmp: Path, progress: Progress | None
+                     ) -> tuple[onnx.ModelProto, list[GroupAction], NumericCheck]:
+    check = {f.name: getattr(request, f.name) for f in fields(CheckSettings)}
     outcome = checked_merge(MergeRequest(
         model=request.model, output=tmp / "merged.onnx", target=request.target, policy=request.policy,
-        max_scale_ratio=request.max_scale_ratio, verify=request.verify, min_cosine=request.min_cosine,
-        input_shapes=request.input_shapes, inputs=request.inputs, seed=request.seed,
-    ))
+        max_scale_ratio=request.max_scale_ratio, **check,
+    ), progress)
     return outcome.result.model, outcome.result.actions, outcome.check
 
 
-def _check_given(request: ReportRequest, original: onnx.ModelProto, merged: onnx.ModelProto) -> NumericCheck:
-    data, label = check_inputs(original, request.inputs, request.input_shapes, request.seed)
-    return compare_models(original, merged, data, request.min_cosine, label, reference_model=original)
-
-
-def collect_report(request: ReportRequest) -> ReportData:
+def collect_report(request: ReportRequest, progress: Progress | None = None) -> ReportData:
     """Analyse, merge (or read the merged model), check numerically and diff the engines.
 
     Args:
         request (ReportRequest): What to report on.
+        progress (Progress): Told about the numeric check's samples. Defaults to None.
     """
     if (request.before is None) != (request.after is None):
         raise BadInputError("give both --before and --after (the engines built before and after the merge)")
@@ -151,13 +143,14 @@ def collect_report(request: ReportRequest) -> ReportData:
     check = None
     notes: list[str] = []
     if request.merged is not None:
+        prepared = prepare_check(request.model, read_structure(request.model), request) if request.verify else None
         merged = load_model(request.merged).model
         label = str(request.merged)
-        if request.verify:
-            check = _check_given(request, original, merged)
+        if prepared is not None:
+            check = run_check(request.model, request.merged, prepared, progress)
     else:
         with tempfile.TemporaryDirectory(prefix="qdqtool-report-") as tmp:
-            merged, actions, check = _merge_in_memory(request, Path(tmp))
+            merged, actions, check = _merge_in_memory(request, Path(tmp), progress)
         label = f"qdqtool merge --policy {request.policy} (in memory, not written)"
     if not request.verify:
         notes.append("numeric check skipped (--no-verify)")

@@ -104,8 +104,8 @@ def detail_lines(result: CompareResult) -> list[str]:
     check = result.merge.check
     if check is not None:
         verdict = "passed" if check else "FAILED"
-        lines.append(f"numeric check {verdict}: worst cosine {check.worst_cosine:.6f} (minimum {check.min_cosine}) "
-                     f"on {check.inputs} inputs")
+        lines.append(f"numeric check {verdict}: {check.summary()} against the {check.reference}, on {check.inputs}")
+        lines += [f"note: {note}" for note in check.notes if check.random and "random" in note]
     if result.latency is not None:
         lines.append(f"latency: {result.latency.verdict} ({result.latency.change:+.1%}): {result.latency.reason}")
     gone, new = _names(result, "qdq_removed"), _names(result, "qdq_added")

@@ -112,22 +112,34 @@ def action_dict(action: GroupAction) -> dict:
 
 
 def check_dict(check: NumericCheck | None) -> dict | None:
+    """The numeric check: each output's whole-tensor figures and its worst slice, against float and against the
+    original (the keys ``cosine``, ``snr_db`` and ``max_abs`` of a slice: the edited model against the original)."""
     if check is None:
         return None
 
-    def sim(s):
-        return {"slice": s.label, "cosine": s.cosine, "snr_db": _num(s.snr_db), "max_abs": s.max_abs}
+    def sim(s) -> dict:
+        return {"cosine": s.cosine, "snr_db": _num(s.snr_db), "max_abs": s.max_abs}
+
+    def part(s) -> dict:
+        return {"slice": s.label, **sim(s.vs_original), "added_db": _num(s.added_db), "worst_sample": s.worst_sample,
+                "original_vs_float": sim(s.original), "edited_vs_float": sim(s.edited)}
 
     return {
         "passed": bool(check),
+        "max_added_error_db": check.max_added_db,
+        "worst_added_db": _num(check.worst_added_db),
         "min_cosine": check.min_cosine,
         "worst_cosine": check.worst_cosine,
+        "reference": check.reference,
         "inputs": check.inputs,
+        "samples": check.samples,
+        "random_inputs": check.random,
         "outputs": [
-            {"name": o.name, "shape": list(o.shape), "axes": o.axes, "overall": sim(o.overall), "worst": sim(o.worst),
+            {"name": o.name, "shape": list(o.shape), "axes": o.axes, "overall": part(o.overall), "worst": part(o.worst),
              "slices": len(o.slices)}
             for o in check.outputs
         ],
+        "notes": list(check.notes),
     }
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
+from qdqtool.report import check_rows as rows
 from qdqtool.surgery.unify import GroupAction
 
 if TYPE_CHECKING:  # for type hints only: each is imported by the command that uses it
@@ -143,14 +144,17 @@ def summary_line(analysis: Analysis) -> str:
 
 
 def print_check(console: Console, check: NumericCheck) -> None:
-    table = Table(title=f"Numeric check (ONNX Runtime CPU, {check.inputs})", title_justify="left")
-    for column in ("output", "cosine", "SNR dB", "max |err|", "worst slice", "its cosine"):
-        table.add_column(column, justify="left" if column in ("output", "worst slice") else "right")
-    for o in check.outputs:
-        worst = o.worst
-        style = "red" if worst.cosine < check.min_cosine else ""
-        table.add_row(
-            o.name, f"{o.overall.cosine:.6f}", f"{o.overall.snr_db:.1f}", f"{o.overall.max_abs:.4g}",
-            worst.label, Text(f"{worst.cosine:.6f}", style=style),
-        )
+    """The numeric check (rows: :mod:`qdqtool.report.check_rows`; the max errors are in --json and the HTML page),
+    then its notes (random inputs said loudly)."""
+    console.print(Text(rows.title(check)))
+    table = Table()
+    for k, column in enumerate(rows.HEADER):
+        if k != rows.MAX_ERR:
+            table.add_column(column, justify="right" if k in rows.NUMERIC else "left")
+    for cells, over in rows.check_rows(check):
+        cells = list(cells)
+        cells[rows.ADDED] = Text(cells[rows.ADDED], style="red" if over else "")
+        table.add_row(*rows.compact(cells))
     console.print(table)
+    for note in check.notes:
+        console.print(Text(f"note: {note}", style="bold yellow" if check.random and "random" in note else "dim"))

@@ -20,7 +20,7 @@ def failure_hint(outcome: MergeOutcome) -> str:
     if widest >= 2:
         return (f"the widest unified group spans a scale ratio of {widest:.3g}: lower --max-scale-ratio below it to "
                 "leave such groups alone, or --no-verify to write the model anyway")
-    data = "" if outcome.request.inputs is not None else "check with real data (--inputs data.npz), "
+    data = "" if outcome.request.inputs is not None else "check with real data (--inputs images/ or data.npz), "
     return f"the unified groups are close in scale (ratio <= {widest:.3g}): {data}or --no-verify to write it anyway"
 
 
@@ -35,7 +35,7 @@ def status_line(outcome: MergeOutcome) -> str:
     if outcome.request.dry_run:
         return f"DRY RUN | {changed}; nothing written"
     check = outcome.check
-    checked = "" if check is None else f" | worst cosine {check.worst_cosine:.6f}"
+    checked = "" if check is None else f" | {check.summary()}"
     if not outcome:
         return f"FAILED | {changed}{checked}"
     where = f" | wrote {outcome.written[0]}" if outcome.written else ""

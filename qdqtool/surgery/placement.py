@@ -244,7 +244,7 @@ def unquantize_branches(model: onnx.ModelProto, rules: RuleSet) -> list[Placemen
     actions = []
     for position in _add_nodes(index, rules):
         add = index.node_at(position)
-        if len(add.input) != 2 or any(not t or index.is_constant(t) for t in add.input):
+        if len(add.input) != 2 or any(not t or index.is_fixed(t) for t in add.input):
             continue
         branches = [b for k in range(2) if (b := _quantized_branch(index, rules, add, k)) is not None]
         if not branches:

@@ -180,9 +180,10 @@ def test_every_quantizer_is_listed_once_in_node_order_weights_included_also_afte
 
 def test_real_quantizer_output(tmp_path):
     """onnxruntime.quantization.quantize_static (QDQ format): analyze and merge a real quantizer's output."""
-    from qdqtool.io.inputs import random_inputs
+    from qdqtool.io.data import open_inputs
     from qdqtool.surgery.merge import merge_scales
     from qdqtool.verify.numerics import compare_models
+    from qdqtool.verify.reference import FloatReference
 
     model = M.ort_quantized_small_cnn(tmp_path)
     assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
@@ -201,7 +202,7 @@ def test_real_quantizer_output(tmp_path):
     assert [a.action for a in result.actions] == ["unified"]
     onnx.checker.check_model(merged, full_check=True)
     assert {g.status for g in find_scale_groups(merged, TRT).groups} == {GroupStatus.CONSISTENT}
-    check = compare_models(model, merged, random_inputs(model), min_cosine=0.98, reference_model=model)
+    check = compare_models(model, merged, open_inputs(None, model), FloatReference.for_model(model), structure=model)
     assert check, check.worst
 
 

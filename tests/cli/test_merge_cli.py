@@ -66,7 +66,7 @@ def test_merge_writes_a_valid_model_and_never_touches_the_input(qdqtool, yolo, t
     out = tmp_path / "merged.onnx"
     run = qdqtool("merge", yolo, "-o", out)
     assert run.code == 0, run.err
-    assert run.out.strip().splitlines()[-1].startswith("PASSED | 6 group(s) unified, 0 refused | worst cosine")
+    assert run.out.strip().splitlines()[-1].startswith("PASSED | 6 group(s) unified, 0 refused | added error +")
     assert digest(yolo) == before
     merged = onnx.load(out)
     onnx.checker.check_model(merged, full_check=True)
@@ -96,7 +96,8 @@ def test_merge_json_and_dry_run(qdqtool, yolo):
     run = qdqtool("merge", yolo, "--json")
     doc = json.loads(run.out)
     check = doc["numeric_check"]
-    assert check["passed"] and check["worst_cosine"] >= 0.99
+    assert check["passed"] and check["worst_added_db"] <= check["max_added_error_db"] == 3.0
+    assert check["random_inputs"] and "random" in check["notes"][0] and "derived" in check["reference"]
     assert check["outputs"][0]["axes"] == [1, 2]  # box rows / class rows and the two anchor levels
     assert doc["deduplicated"] and doc["output"].endswith("yolo.merged.onnx")
 
@@ -117,8 +118,11 @@ def test_a_destroyed_branch_fails_the_check_even_when_the_global_cosine_is_perfe
     assert forced.code == 1
     check = json.loads(forced.out)["numeric_check"]
     output = check["outputs"][0]
-    assert output["overall"]["cosine"] > 0.999  # the boxes dominate the whole-tensor cosine
-    assert output["worst"]["slice"] == "axis 1 [4:8]" and output["worst"]["cosine"] < 0.5  # class rows destroyed
+    assert output["overall"]["edited_vs_float"]["cosine"] > 0.999  # the boxes dominate the whole-tensor cosine
+    assert output["overall"]["added_db"] < 0.1  # and its error against float
+    worst = output["worst"]
+    assert worst["slice"] == "axis 1 [4:8]" and worst["added_db"] > 20  # class rows destroyed
+    assert worst["original_vs_float"]["cosine"] > 0.99 and worst["edited_vs_float"]["cosine"] < 0.5
     assert "numeric check failed" in forced.err and forced.err.count("\n") == 1
     assert not (tmp_path / "extreme.merged.onnx").exists()
 
@@ -134,7 +138,8 @@ def test_user_inputs_and_input_shapes(qdqtool, yolo, tmp_path):
     data = tmp_path / "inputs.npz"
     np.savez(data, images=np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32))
     run = qdqtool("merge", yolo, "--inputs", data, "--min-cosine", "0.9", "--json")
-    assert run.code == 0 and json.loads(run.out)["numeric_check"]["inputs"] == str(data)
+    check = json.loads(run.out)["numeric_check"]
+    assert run.code == 0 and check["inputs"] == f"{data}: 1 sample" and not check["random_inputs"]
     bad = qdqtool("merge", yolo, "--input-shape", "nope:1x3", "--json")
     assert bad.code == 2 and "unknown input" in bad.err
 
@@ -285,7 +290,7 @@ def test_the_collector_pauses_only_inside_merges_hot_section(qdqtool, yolo, tmp_
     import gc
 
     from qdqtool.surgery import merge as merge_module
-    from qdqtool.verify import numerics
+    from qdqtool.verify import check as numerics
 
     seen: dict[str, bool] = {}
     unify, compare = merge_module.unify_groups, numerics.compare_models

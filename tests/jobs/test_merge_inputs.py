@@ -46,25 +46,31 @@ def off_eighths(tmp_path):
 
 
 def check_on(model, data, tmp_path):
-    outcome = checked_merge(MergeRequest(model=model, output=tmp_path / "merged.onnx", inputs=data, min_cosine=0.0))
+    outcome = checked_merge(MergeRequest(model=model, output=tmp_path / "merged.onnx", inputs=data,
+                                         max_added_error=100.0))
     assert outcome.result.unified and outcome.check is not None
-    assert outcome.check.inputs == str(data)
+    assert outcome.check.inputs == f"{data}: 1 sample"
     return {o.name: o for o in outcome.check.outputs}
 
 
 def test_the_check_runs_on_the_given_arrays(siblings, tmp_path):
     exact = check_on(siblings, on_eighths(tmp_path), tmp_path)
-    assert {name: o.overall.max_abs for name, o in exact.items()} == {"fine.dq": 0.0, "coarse.dq": 0.0}
-    assert all(s.max_abs == 0.0 for o in exact.values() for s in o.slices)
+    assert {name: o.overall.vs_original.max_abs for name, o in exact.items()} == {"fine.dq": 0.0, "coarse.dq": 0.0}
+    assert all(s.vs_original.max_abs == 0.0 for o in exact.values() for s in o.slices)
+    # on multiples of 1/8 neither scale loses anything against float either
+    assert all(o.overall.original.max_abs == o.overall.edited.max_abs == 0.0 for o in exact.values())
     changed = check_on(siblings, off_eighths(tmp_path), tmp_path)
-    assert changed["coarse.dq"].overall.max_abs == 0.0  # its scale was already the group's
-    assert changed["fine.dq"].overall.max_abs == pytest.approx(1 / 16)  # every value moved by half a step
-    assert changed["fine.dq"].overall.cosine < 0.9999
+    assert changed["coarse.dq"].overall.vs_original.max_abs == 0.0  # its scale was already the group's
+    assert changed["fine.dq"].overall.vs_original.max_abs == pytest.approx(1 / 16)  # every value moved half a step
+    assert changed["fine.dq"].overall.vs_original.cosine < 0.9999
+    fine = changed["fine.dq"].overall
+    assert fine.original.max_abs == 0.0 and fine.edited.max_abs == pytest.approx(1 / 16)  # against float too
 
 
 def test_merge_cli_reports_the_numbers_of_the_given_arrays(qdqtool, siblings, tmp_path):
     run = qdqtool("merge", siblings, "--inputs", on_eighths(tmp_path), "--json")
     assert run.code == 0, run.err
     check = json.loads(run.out)["numeric_check"]
-    assert check["inputs"] == str(tmp_path / "eighths.npz")
+    assert check["inputs"] == f"{tmp_path / 'eighths.npz'}: 1 sample"
     assert [o["overall"]["max_abs"] for o in check["outputs"]] == [0.0, 0.0]
+    assert [o["overall"]["edited_vs_float"]["max_abs"] for o in check["outputs"]] == [0.0, 0.0]

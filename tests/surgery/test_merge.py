@@ -9,7 +9,8 @@ import pytest
 
 from qdqtool.analysis.groups import GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import load_rules
-from qdqtool.io.inputs import random_inputs
+from qdqtool.io.data import model_inputs
+from qdqtool.io.data.random_data import random_feed
 from qdqtool.ir.qdq import params_from_arrays
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.policy import union_of_ranges
@@ -27,7 +28,7 @@ def copy(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def run(model: onnx.ModelProto, seed: int = 0) -> list[np.ndarray]:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, random_inputs(model, seed=seed))
+    return session.run(None, random_feed(model_inputs(model), seed=seed))
 
 
 CASES = [

@@ -1,5 +1,6 @@
-"""The worst slice decides the numeric check: an output whose overall cosine passes fails when one slice (a Concat
-input, or a channel) was destroyed, as when a detector's class rows are rounded away beside large box rows."""
+"""The worst slice decides the numeric check: an output whose overall cosine against float looks fine fails when one
+slice (a Concat input, or a channel) was destroyed, as when a detector's class rows are rounded away beside large box
+rows."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import numpy as np
 import onnx
 import pytest
 
-from qdqtool.io.inputs import random_inputs
+from qdqtool.io.data import open_inputs
 from qdqtool.verify.numerics import compare_models
+from qdqtool.verify.reference import FloatReference
 from tests.fixtures.builder import GraphBuilder
 
 SHAPE = [1, 4, 8, 8]
@@ -37,13 +39,15 @@ def channels_of(last_sign: float) -> onnx.ModelProto:
                          ids=["concat-slice", "channel"])
 def test_one_failed_slice_fails_the_check_although_the_overall_cosine_passes(build, worst):
     original, edited = build(1.0), build(-1.0)  # the edit flips the sign of the small part only
-    check = compare_models(original, edited, random_inputs(original), min_cosine=0.99, reference_model=original)
+    reference = FloatReference.for_model(original)
+    check = compare_models(original, edited, open_inputs(None, original), reference, structure=original)
     (output,) = check.outputs
-    assert output.overall.cosine > 0.999  # on its own the whole tensor would pass
-    assert output.worst.label == worst and output.worst.cosine == pytest.approx(-1.0)
+    assert output.overall.edited.cosine > 0.999  # the whole tensor against float looks fine
+    assert output.worst.label == worst and output.worst.edited.cosine == pytest.approx(-1.0)
+    assert output.worst.added_db > 100  # the original was exact there
     checked, worst_slice = check.worst
     assert checked is output and worst_slice.label == worst
-    assert check.worst_cosine == pytest.approx(-1.0)
+    assert check.worst_cosine == pytest.approx(-1.0)  # against the original too
     assert not check
-    same = compare_models(original, build(1.0), random_inputs(original), reference_model=original)
-    assert same and same.worst_cosine == pytest.approx(1.0)
+    same = compare_models(original, build(1.0), open_inputs(None, original), reference, structure=original)
+    assert same and same.worst_added_db == pytest.approx(0.0) and same.worst_cosine == pytest.approx(1.0)

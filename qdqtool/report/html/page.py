@@ -16,6 +16,8 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from qdqtool.gate.onnx_rules import GROUP_RULES
+from qdqtool.report.check_rows import HEADER, NUMERIC, check_rows
+from qdqtool.report.check_rows import title as check_title
 from qdqtool.report.engine_rows import diff_tables, match_summary, totals_rows
 from qdqtool.report.html.chart import kernel_time_chart
 from qdqtool.report.html.graphviz import draw_with_graphviz
@@ -149,14 +151,13 @@ def _check_section(data: ReportData) -> str:
     if check is None:
         why = "skipped (--no-verify)" if not data.request.verify else "not needed: nothing changed"
         return f'<section id="numeric-check"><h2>Numeric check</h2><p>{why}</p></section>'
-    verdict = (f'<p class={"pass" if check else "fail"}>{"PASSED" if check else "FAILED"}: worst cosine '
-               f"{check.worst_cosine:.6f} (minimum {check.min_cosine}); ONNX Runtime CPU, inputs: "
-               f"{escape(check.inputs)}</p>")
-    rows = [[o.name, f"{o.overall.cosine:.6f}", f"{o.overall.snr_db:.1f}", f"{o.overall.max_abs:.4g}",
-             o.worst.label, f"{o.worst.cosine:.6f}"] for o in check.outputs]
-    table = _table(["output", "cosine", "SNR dB", "max |err|", "worst slice", "its cosine"], rows, "numeric-table",
-                   {1, 2, 3, 5})
-    return f'<section id="numeric-check"><h2>Numeric check (original vs merged)</h2>{verdict}{table}</section>'
+    verdict = (f'<p class={"pass" if check else "fail"}>{"PASSED" if check else "FAILED"}: {escape(check.summary())}; '
+               f"ONNX Runtime CPU</p>")
+    rows = [cells for cells, _ in check_rows(check)]
+    table = _table(HEADER, rows, "numeric-table", NUMERIC)
+    notes = "".join(f"<p class={'fail' if check.random and 'random' in n else 'note'}>{escape(n)}</p>"
+                    for n in check.notes)
+    return f'<section id="numeric-check"><h2>{escape(check_title(check))}</h2>{verdict}{table}{notes}</section>'
 
 
 def _summary(data: ReportData, how: str) -> str:
@@ -169,8 +170,7 @@ def _summary(data: ReportData, how: str) -> str:
         f"drawings: {how}",
     ]
     if data.check is not None:
-        items.append(f"numeric check: {'PASSED' if data.check else 'FAILED'} (worst cosine "
-                     f"{data.check.worst_cosine:.6f})")
+        items.append(f"numeric check: {'PASSED' if data.check else 'FAILED'} ({data.check.summary()})")
     if data.diff is not None:
         items.append(f"engines: {data.diff.verdict_line}")
     return '<section id="summary"><ul>' + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul></section>"
@@ -202,11 +202,12 @@ def render_html(data: ReportData, drawing: str = "auto") -> str:
 
 
 def status_line(data: ReportData) -> str:
-    """``PASSED | 6 of 6 group(s) changed | worst cosine 0.997051 | engines improved`` (or ``FAILED | ...``)."""
+    """``PASSED | 6 of 6 group(s) changed | added error +0.01 dB (limit 1 dB) | engines improved`` (or
+    ``FAILED | ...``)."""
     changed = f"{len(data.changed)} of {len(data.changes)} group(s) changed"
     check = data.check
     if check is not None and not check:
-        return f"FAILED | {changed} | worst cosine {check.worst_cosine:.6f} < {check.min_cosine}"
-    checked = f" | worst cosine {check.worst_cosine:.6f}" if check is not None else ""
+        return f"FAILED | {changed} | {check.summary()}"
+    checked = f" | {check.summary()}" if check is not None else ""
     engines = f" | engines {data.diff.verdict}" if data.diff is not None else ""
     return f"PASSED | {changed}{checked}{engines}"
