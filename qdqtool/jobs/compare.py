@@ -162,9 +162,14 @@ def compare(request: CompareRequest, progress: ProgressSink | None = None) -> Co
         ))
     target = request.target or backend.default_target
     work = Path(request.keep) if request.keep else Path(tempfile.mkdtemp(prefix="qdqtool-compare-"))
+    created = request.keep is None or not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     try:
         return _compare(request, backend, target, work, progress)
+    except BadInputError:  # bad input writes nothing: not even the --keep folder
+        if created:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     finally:
         if request.keep is None:
             shutil.rmtree(work, ignore_errors=True)

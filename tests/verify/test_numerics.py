@@ -72,14 +72,17 @@ def test_random_inputs_are_seeded_and_shaped():
     a, b = random_feed(model_inputs(model), seed=3), random_feed(model_inputs(model), seed=3)
     assert np.array_equal(a["images"], b["images"]) and a["images"].shape == (1, 3, 64, 64)
     assert not np.array_equal(a["images"], random_feed(model_inputs(model), seed=4)["images"])
-    assert random_feed(model_inputs(model, {"images": (2, 3, 64, 64)}))["images"].shape == (2, 3, 64, 64)
+    with pytest.raises(BadInputError, match="changes a fixed dimension"):  # ONNX Runtime would refuse it later
+        model_inputs(model, {"images": (2, 3, 64, 64)})
 
 
 def test_dynamic_dimensions_default_to_one_or_the_given_shape():
     model = M.no_qdq()
-    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for d, param in ((dims[0], "batch"), (dims[2], "height"), (dims[3], "width")):
+        d.dim_param = param
     name = model.graph.input[0].name
-    assert random_feed(model_inputs(model))[name].shape[0] == 1
+    assert random_feed(model_inputs(model))[name].shape == (1, 3, 1, 1)
     assert random_feed(model_inputs(model, parse_input_shapes([f"{name}:4x3x32x32"])))[name].shape == (4, 3, 32, 32)
 
 

@@ -75,10 +75,18 @@ def resolve_input_shapes(inputs: list[ModelInput], shapes: dict[str, tuple[int, 
         dims = by_name[name].dims
         if dims and len(shape) != len(dims):
             raise BadInputError(f"--input-shape {name}: {len(shape)} dimensions given, the input has {len(dims)}")
+        if dims and any(d is not None and d != s for d, s in zip(dims, shape, strict=True)):
+            raise BadInputError(f"--input-shape {name}: {_dims(shape)} changes a fixed dimension of the model's "
+                                f"{_dims(dims)}")
         resolved[name] = tuple(shape)
     return resolved
 
 
 def check_input_shapes(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> None:
-    """BadInputError unless every --input-shape names an input of the model and has its rank."""
+    """BadInputError unless every --input-shape names an input of the model, has its rank and keeps its fixed
+    dimensions."""
     model_inputs(model, shapes)
+
+
+def _dims(dims: tuple[int | None, ...]) -> str:
+    return "x".join("?" if d is None else str(d) for d in dims)
