@@ -9,7 +9,8 @@ of tests/engine/ort_graphs.py in ONNX Runtime's own scale style, with mismatched
 Reshape (plus a fan-out and a mixed-scale Concat). Each model is compared by the real command (`python -m qdqtool
 compare ... --json`, one process per model); the table quotes its JSON: groups unified, leftover standalone
 Q/DQ before -> after, latency median before -> after with the min-max of the round medians, the verdict
-(faster / no gain / regression), the worst cosine of the numeric check and the status.
+(faster / no gain / regression), what the merge added to the worst slice's error against float (dB) and the
+status.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ ORT_GRAPHS = {
     "ort_graphs.concat_mixed": ort_graphs.concat_mixed,
 }
 HEADER = ["model", "unified", "leftover Q/DQ", "latency median ms", "min-max ms (before / after)", "change",
-          "latency", "worst cosine", "status"]
+          "latency", "added dB", "status"]
 
 
 def models() -> dict:
@@ -64,7 +65,7 @@ def row(name: str, code: int, doc: dict | None, error: str) -> list[str]:
         return [name, "-", "-", "-", "-", "-", "-", "-", f"error (exit {code}): {error[:80]}"]
     q = doc["leftover_qdq"]
     check = doc["merge"]["numeric_check"]
-    cosine = f"{check['worst_cosine']:.4f}" if check else "-"
+    added = f"{check['worst_added_db']:+.2f}" if check else "-"
     lat = doc["latency"]
     if lat is None:
         latency = spread = change = verdict = "-"
@@ -75,7 +76,7 @@ def row(name: str, code: int, doc: dict | None, error: str) -> list[str]:
         change, verdict = f"{lat['change']:+.1%}", lat["verdict"]
     leftover = "-" if q["before"] is None else f"{q['before']} -> {q['after']}"
     status = doc["status"] + (" (numeric check)" if check and not check["passed"] else "")
-    return [name, str(doc["merge"]["unified"]), leftover, latency, spread, change, verdict, cosine, status]
+    return [name, str(doc["merge"]["unified"]), leftover, latency, spread, change, verdict, added, status]
 
 
 def environment(args: argparse.Namespace) -> str:

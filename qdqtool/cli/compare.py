@@ -64,7 +64,7 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
                   run the same layers (then a time difference is measurement bias)
 
     The verdict line reads e.g. `PASSED | leftover Q/DQ 6 -> 2 | latency 0.025 -> 0.022 ms (-13.1%,
-    faster) | worst cosine 0.999622`. Only measured numbers are reported; nothing is built when the
+    faster) | added error -0.13 dB (limit 3 dB)`. Only measured numbers are reported; nothing is built when the
     merge changes nothing ("nothing to merge").
 
     \b

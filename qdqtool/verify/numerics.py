@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from qdqtool.errors import BadInputError, CheckFailed
+from qdqtool.errors import BadInputError, CheckFailed, first_line
 from qdqtool.io.data.dataset import RANDOM_WARNING, Dataset
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.shapes import tensor_shapes
 from qdqtool.verify.metrics import SliceCheck, SliceErrors
 from qdqtool.verify.reference import FloatReference
-from qdqtool.verify.session import SessionError, first_line, ort_session
+from qdqtool.verify.session import SessionError, ort_session
 
 # 3 dB: an edit may at most double the error energy any slice already had against float. Measured (README,
 # "Accuracy"): unifying the scale groups of two trained detectors quantized by onnxruntime added 0.015 dB (text
@@ -154,7 +154,8 @@ def compare_models(
         edited: The edited model (path or ModelProto).
         data (Dataset): The samples.
         reference (FloatReference): What accuracy is measured against.
-        max_added_db (float): The most any slice's error against float may grow, in dB. Defaults to 1.0.
+        max_added_db (float): The most any slice's error against float may grow, in dB. Defaults to
+            DEFAULT_MAX_ADDED_DB (3).
         min_cosine (float): Also require this cosine of every slice of the edited model against the original.
             Defaults to None (informative only).
         structure (onnx.ModelProto): The original's structure, to find each output's Concat slices. Defaults to None
