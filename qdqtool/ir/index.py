@@ -193,6 +193,13 @@ class GraphIndex:
                 if readers is not None:
                     readers[:] = [r for r in readers if r not in ids]
 
+    def remove_initializers(self, names: set[str]) -> None:
+        """Delete these initializers, and their entries in the graph's inputs (IR < 4 lists initializers there)."""
+        self.initializers.remove(names)
+        graph_inputs = self.graph.input
+        for i in reversed([i for i, item in enumerate(graph_inputs) if item.name in names]):
+            del graph_inputs[i]
+
     def set_inputs(self, node_ids: Iterable[int], slot: int, *names: str) -> None:
         """:meth:`set_input` for many nodes at once (merge rewires every member of every group)."""
         end = slot + len(names)

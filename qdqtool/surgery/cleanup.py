@@ -14,17 +14,17 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
 
     One pass over the index's input lists decides (after the edits, which went through
     :meth:`GraphIndex.set_input`): a candidate node whose output is still read somewhere, or a constant still
-    read by any other node, stays. Returns (removed constant names, removed node indices).
+    read by any other node, stays. Returns (removed constant names, removed node ids).
 
     Args:
-        index (GraphIndex): The index the edits were made through (node positions still valid).
+        index (GraphIndex): The index the edits were made through.
         detached (set[str]): Scale/zero-point tensors that some node stopped reading.
-        candidates (list[int]): Nodes whose readers were re-pointed elsewhere.
+        candidates (list[int]): Ids of the nodes whose readers were re-pointed elsewhere.
     """
-    graph = index.graph
     inputs = index.inputs
-    bounds = [-1, *sorted(set(candidates)), len(inputs)]
-    others = chain.from_iterable(inputs[a + 1:b] for a, b in pairwise(bounds))  # every node but the candidates
+    skipped = set(candidates) | set(index.removed)  # a removed node's lists stay readable: it reads nothing now
+    bounds = [-1, *sorted(skipped), len(inputs)]
+    others = chain.from_iterable(inputs[a + 1:b] for a, b in pairwise(bounds))  # every live node but the candidates
     used = set(chain.from_iterable(others))
     used |= index.graph_outputs
     if index.of_type(*_SUBGRAPH_OPS):
@@ -35,7 +35,5 @@ def remove_dead(index: GraphIndex, detached: set[str], candidates: list[int]) ->
     remove = set(dead_nodes) | {index.constant_nodes[n] for n in dead if n in index.constant_nodes}
     index.remove_nodes(remove)
     if dead:
-        index.initializers.remove(dead)
-        for i in reversed([i for i, item in enumerate(graph.input) if item.name in dead]):  # IR < 4 lists them
-            del graph.input[i]
+        index.remove_initializers(dead)
     return dead, dead_nodes
