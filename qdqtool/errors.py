@@ -30,3 +30,8 @@ class CheckFailed(QdqToolError):
 
 class InternalError(Exception):
     """A bug in qdqtool. Not a QdqToolError, so it is never swallowed into a one-line message."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what a one-line error quotes."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

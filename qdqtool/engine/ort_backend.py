@@ -25,12 +25,12 @@ import onnx
 from qdqtool.engine.backends import BuildOptions, ProgressSink, output_folder
 from qdqtool.engine.ort_profile import engine_report_from_ort_profile, read_ort_profile
 from qdqtool.engine.report import SAVED_REPORT, EngineReport
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, first_line
 from qdqtool.io.atomic import publish
 from qdqtool.io.data.random_data import random_feed
 from qdqtool.io.data.shapes import model_inputs
 from qdqtool.io.onnx_io import read_structure
-from qdqtool.verify.session import SessionError, first_line, ort_session
+from qdqtool.verify.session import SessionError, ort_session
 
 OPTIMIZED = "optimized.onnx"
 PROFILE = "profile.json"

@@ -52,7 +52,7 @@ from qdqtool._lazy import require
 from qdqtool.engine.backends import BACKENDS, BuildOptions, ProgressSink, output_folder
 from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
-from qdqtool.errors import BadInputError, QdqToolError
+from qdqtool.errors import BadInputError, QdqToolError, first_line
 from qdqtool.io.atomic import publish
 from qdqtool.io.data.random_data import random_feed
 from qdqtool.io.data.shapes import model_inputs
@@ -249,10 +249,6 @@ def timing_records(latencies_ms: list[float]) -> list[dict[str, float]]:
     return [{"latencyMs": ms} for ms in latencies_ms]
 
 
-def _one_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
-
 class EngineReportFromTrt:
     """Build ``model`` with TensorRT (through Polygraphy), profile and time it; write the files into ``output``.
 
@@ -285,7 +281,7 @@ class EngineReportFromTrt:
                     layers, profile, timing = self._measure(trt, engine, inputs)
             except Exception as err:  # noqa: BLE001 - Polygraphy, TensorRT and CUDA errors alike: no GPU, bad model
                 raise QdqToolError(
-                    f"TensorRT could not build or run {self.model}: {_one_line(err)}; without a usable NVIDIA GPU, "
+                    f"TensorRT could not build or run {self.model}: {first_line(err)}; without a usable NVIDIA GPU, "
                     f"write the same files on one with `{trtexec_command(self.model, self.output, opts)}`"
                 ) from None
             files = {LAYERS: layers, PROFILE: profile, TIMING: timing or None}  # no timing.json without timed runs

@@ -24,7 +24,7 @@ from typing import Any
 from qdqtool import _lazy
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.trt_report import ProfileInput, TimingInput, engine_report_from_trt_json
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, first_line
 from qdqtool.io import trt_json
 
 _TEXT_PROBE = 4096
@@ -76,10 +76,6 @@ def _is_onnx(data: bytes) -> bool:
     except (DecodeError, ValueError, RuntimeError):
         return False
     return model.ir_version > 0 and bool(model.opset_import) and len(model.graph.node) > 0
-
-
-def _one_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _make_logger(trt: Any) -> Any:
@@ -143,7 +139,7 @@ def engine_report_from_plan(
         runtime = trt.Runtime(logger)
     except Exception as err:  # noqa: BLE001 - no usable GPU or driver: the bindings' factory returns nullptr
         raise BadInputError(
-            f"{path}: TensorRT {version} is installed but cannot start its runtime here ({_one_line(err)}): reading a "
+            f"{path}: TensorRT {version} is installed but cannot start its runtime here ({first_line(err)}): reading a "
             "plan needs an NVIDIA GPU; on the machine that built it run `trtexec --loadEngine=... "
             "--exportLayerInfo=layers.json --profilingVerbosity=detailed` and inspect layers.json here"
         ) from None
@@ -154,7 +150,7 @@ def engine_report_from_plan(
         with G_LOGGER.verbosity(G_LOGGER.CRITICAL):  # Polygraphy's own log: qdqtool says what went wrong
             engine = EngineFromBytes(data, runtime=runtime)()
     except Exception as err:  # noqa: BLE001 - Polygraphy and the bindings raise various types for a bad blob
-        raise _deserialize_error(path, version, "; ".join([*logger.errors, _one_line(err)])) from None
+        raise _deserialize_error(path, version, "; ".join([*logger.errors, first_line(err)])) from None
     if engine is None:
         raise _deserialize_error(path, version, "; ".join(logger.errors))
     inspector = engine.create_engine_inspector()

@@ -20,8 +20,9 @@ from fnmatch import fnmatchcase
 import onnx
 
 from qdqtool.errors import BadInputError
+from qdqtool.ir.notes import WAIVER_KEY
 
-METADATA_KEY = "qdqtool.waive"
+METADATA_KEY = WAIVER_KEY  # the one key, shared with the notes that annotate keep
 _DOC_LINE = re.compile(r"^\s*qdqtool:\s*waive\s+(.*)$", re.IGNORECASE)
 _ENTRY = re.compile(r"^\s*([A-Za-z0-9-]+)\s*:\s*(.*?)\s*$")
 

@@ -25,6 +25,7 @@ import onnx
 
 from qdqtool.ir.editor import GraphEditor
 from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.names import unique_name
 from qdqtool.ir.qdq import QRANGE, is_dq, is_q, read_params
 
 
@@ -53,7 +54,7 @@ def float_reference(model: onnx.ModelProto) -> onnx.ModelProto:
         data = index.inputs[dq][0]
         if not is_dq(node) or data in index.producer or not index.is_constant(data):
             continue  # after a Q (done above), of a graph input or of an integer op: stays
-        name = _unique(f"{data}.float", taken)
+        name = unique_name(f"{data}.float", taken)
         editor.new_constant(name, _dequantized(index, node))
         _bypass(editor, index, dq, name, outputs)
     editor.commit()
@@ -69,7 +70,7 @@ def _clipped(editor: GraphEditor, index: GraphIndex, q: int, source: str, taken:
     if params.zero_point_value != qmin:
         return source
     low, high = params.represented_range()
-    name = _unique(f"{source}.clip", taken)
+    name = unique_name(f"{source}.clip", taken)
     scale_type = np.asarray(params.scale).dtype
     editor.new_constant(f"{name}.min", np.array(low, dtype=scale_type))
     editor.new_constant(f"{name}.max", np.array(high, dtype=scale_type))
@@ -101,11 +102,3 @@ def _dequantized(index: GraphIndex, node: onnx.NodeProto) -> np.ndarray:
     dtype = onnx.helper.tensor_dtype_to_np_dtype(index.const_dtype(node.input[1]) or onnx.TensorProto.FLOAT)
     return ((x - zero) * scale).astype(dtype)
 
-
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate

@@ -15,6 +15,7 @@ import onnx
 
 from qdqtool.analysis.groups import Analysis, GroupStatus, ScaleGroup
 from qdqtool.ir.index import GraphIndex
+from qdqtool.ir.names import unique_name
 from qdqtool.ir.qdq import DTYPE_CODES, QParams
 from qdqtool.surgery.policy import choose_params
 
@@ -84,8 +85,8 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
             action.action = "unified"
         action.new_scale = params.scale_value
         action.new_zero_point = params.zero_point_value
-        scale_name = _unique(f"qdqtool/{group.id}/scale", taken)
-        zp_name = _unique(f"qdqtool/{group.id}/zero_point", taken)
+        scale_name = unique_name(f"qdqtool/{group.id}/scale", taken)
+        zp_name = unique_name(f"qdqtool/{group.id}/zero_point", taken)
         new_initializers += _initializers(params, scale_name, zp_name)
         members = [member.node_id for q in group.quantizers for member in q.nodes]
         detached.update(*[inputs_of[position][1:3] for position in members])
@@ -128,11 +129,3 @@ class _Taken:
     def add(self, name: str) -> None:
         self._given.add(name)
 
-
-def _unique(name: str, taken: set[str] | _Taken) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate

@@ -23,16 +23,14 @@ from typing import Any
 
 import onnx
 
+from qdqtool.errors import first_line
+
 QDQ_PROPAGATION = "QDQPropagationTransformer"
 _PROTOBUF_LIMIT = 2**31 - 1
 
 
 class SessionError(Exception):
     """ONNX Runtime could not make a session; the message is its first line. Callers say what that means."""
-
-
-def first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def ort_session(
