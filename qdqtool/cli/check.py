@@ -6,15 +6,14 @@ import contextlib
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from qdqtool.cli.options import example_option, max_scale_ratio_option, target_option
 from qdqtool.errors import BadInputError
 from qdqtool.examples import example_model
 from qdqtool.io.atomic import write_text
-from qdqtool.jobs.check import FAIL_ON, CheckRequest, CheckResult, parse_percent, run_check
+from qdqtool.jobs.check import FAIL_ON, CheckRequest, parse_percent, run_check
 from qdqtool.report.check_json import check_json
-from qdqtool.report.check_pretty import print_check, status_line
+from qdqtool.report.check_pretty import pretty_text, print_check, status_line
 from qdqtool.report.console import terminal
 from qdqtool.report.github import check_github
 from qdqtool.report.junit import check_junit
@@ -29,13 +28,6 @@ FORMATS = {
     "markdown": check_markdown,
 }
 _PATH = click.Path(path_type=Path)
-
-
-def _pretty_text(result: CheckResult) -> str:
-    console = Console(width=120, record=True, force_terminal=False, color_system=None)
-    with console.capture() as capture:
-        print_check(console, result)
-    return capture.get() + status_line(result) + "\n"
 
 
 @click.command("check")
@@ -95,10 +87,6 @@ def command(models: tuple[Path, ...], example: bool, target: str | None, engine:
     annotations), markdown (for $GITHUB_STEP_SUMMARY).
     Exit codes: 0 passed, 1 the gate failed, 2 bad input or usage.
     """
-    if (profile or timing) and not engine:
-        raise BadInputError("--profile and --timing describe an engine: give it with --engine too")
-    if config is not None and no_config:
-        raise BadInputError("--config and --no-config contradict each other: give one")
     if not models and not example:
         raise BadInputError("give one or more MODELs, or --example")
     with contextlib.ExitStack() as stack:
@@ -113,7 +101,7 @@ def command(models: tuple[Path, ...], example: bool, target: str | None, engine:
         )
         result = run_check(request)
         if output is not None:
-            write_text(output, _pretty_text(result) if fmt == "pretty" else FORMATS[fmt](result))
+            write_text(output, pretty_text(result) if fmt == "pretty" else FORMATS[fmt](result))
         if output is not None or fmt == "pretty":
             console = terminal()
             print_check(console, result)

@@ -5,30 +5,11 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from qdqtool.jobs.rules import lint_rules
 from qdqtool.report.console import terminal
 from qdqtool.report.markdown_check import rules_markdown
-
-
-def _rule_dict(rule) -> dict:
-    return {
-        "id": rule.id, "name": rule.name, "side": rule.side, "severity": rule.severity.value,
-        "summary": rule.summary, "explanation": rule.explanation, "fix": rule.fix,
-        "options": [{"name": n, "default": d, "help": h} for n, d, h in rule.options],
-    }
-
-
-def _print_one(console: Console, rule) -> None:
-    console.print(Text(f"{rule.id} {rule.name}", style="bold"), f"({rule.side} side, default {rule.severity.value})")
-    console.print(f"  what: {rule.summary}")
-    console.print(f"  why:  {rule.explanation}")
-    console.print(f"  fix:  {rule.fix}")
-    for name, default, help_text in rule.options:
-        console.print(f"  option {name} (default {default}): {help_text}")
+from qdqtool.report.rules_doc import rule_detail, rule_dict, rules_table
 
 
 @click.command("rules")
@@ -48,19 +29,8 @@ def command(rule: str | None, fmt: str) -> None:
     """
     rules = lint_rules(rule)
     if fmt == "json":
-        click.echo(json.dumps([_rule_dict(r) for r in rules], indent=2))
-        return
-    if fmt == "markdown":
+        click.echo(json.dumps([rule_dict(r) for r in rules], indent=2))
+    elif fmt == "markdown":
         click.echo(rules_markdown(rules), nl=False)
-        return
-    console = terminal()
-    if rule:
-        _print_one(console, rules[0])
-        return
-    table = Table(title="qdqtool check rules", title_justify="left")
-    for column in ("id", "name", "side", "severity", "what"):
-        table.add_column(column, no_wrap=column != "what")
-    for r in rules:
-        table.add_row(r.id, r.name, r.side, r.severity.value, r.summary)
-    console.print(table)
-    console.print("`qdqtool rules RULE` shows why a rule matters and how to fix it.")
+    else:
+        terminal().print(rule_detail(rules[0]) if rule else rules_table(rules))

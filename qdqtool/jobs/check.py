@@ -222,6 +222,10 @@ def run_check(request: CheckRequest) -> CheckResult:
         raise BadInputError("give at least one MODEL")
     if len(request.models) > 1 and (request.engine or request.baseline):
         raise BadInputError("--engine and --baseline describe one model: check one MODEL with them")
+    if (request.profile or request.timing) and not request.engine:
+        raise BadInputError("--profile and --timing describe an engine: give it with --engine too")
+    if request.config is not None and not request.use_config:
+        raise BadInputError("--config and --no-config contradict each other: give one")
     if request.predict and request.engine:
         raise BadInputError("give --engine (a built engine) or --predict (predict one on the CPU), not both")
     return CheckResult(runs=[check_model(model, request) for model in request.models])

@@ -81,3 +81,11 @@ def status_line(result: CheckResult) -> str:
 def print_check(console: Console, result: CheckResult) -> None:
     for run in result.runs:
         print_model_check(console, run)
+
+
+def pretty_text(result: CheckResult) -> str:
+    """The terminal output as plain text, 120 columns wide (what ``--format pretty --output FILE`` writes)."""
+    console = Console(width=120, record=True, force_terminal=False, color_system=None)
+    with console.capture() as capture:
+        print_check(console, result)
+    return capture.get() + status_line(result) + "\n"
