@@ -27,12 +27,13 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+from qdqtool.engine.latency import Timings, judge_change
 from qdqtool.engine.onnx_names import is_qdq_node, op_type_of
 from qdqtool.engine.report import EngineReport, Layer, LayerClass
 from qdqtool.engine.summary import EngineSummary, summarize
 
 MATCH_KEYS = ("onnx_nodes", "onnx_overlap", "weights", "name", "signature")
-DEFAULT_TIME_TOLERANCE = 0.02  # relative time changes within +-2 % count as unchanged
+DEFAULT_TIME_TOLERANCE = 0.02  # relative time changes within +-2 % count as unchanged (judge_change decides)
 
 
 @dataclass
@@ -193,17 +194,17 @@ class EngineDiff:
             nb, na = b.by_class[cls], a.by_class[cls]
             if na != nb:
                 (better if na < nb else worse).append(f"{label} {nb} -> {na}")
-        timings = [("sum of layer times", b.layer_time_ms, a.layer_time_ms)]
-        if b.latency and a.latency:
-            timings.append(("median latency", b.latency.median, a.latency.median))
+        timings: list[tuple[str, Timings, Timings]] = []
+        if b.layer_time_ms and a.layer_time_ms is not None:  # one sum each: judged by the tolerance alone
+            timings.append(("sum of layer times", Timings((b.layer_time_ms,)), Timings((a.layer_time_ms,))))
+        if b.latency and a.latency and b.latency.median > 0:  # repeated runs: judged noise-aware
+            timings.append(("median latency", b.latency, a.latency))
         for label, tb, ta in timings:
-            if tb is None or ta is None or tb <= 0:
-                continue
-            rel = (ta - tb) / tb
-            phrase = f"{label} {tb:.3f} -> {ta:.3f} ms ({rel:+.1%})"
-            if rel < -self.time_tolerance:
+            verdict, _ = judge_change(tb, ta, self.time_tolerance)
+            phrase = f"{label} {tb.median:.3f} -> {ta.median:.3f} ms ({ta.median / tb.median - 1:+.1%})"
+            if verdict == "faster":
                 better.append(phrase)
-            elif rel > self.time_tolerance:
+            elif verdict == "regression":
                 worse.append(phrase)
         return better, worse
 
