@@ -70,6 +70,46 @@ def test_no_module_imports_upward():
     assert not upward, "\n".join(upward)
 
 
+def test_imports_are_absolute():
+    """Relative imports would slip past the layer tests above, which read ``qdqtool.<layer>`` names."""
+    relative = [f"{path.relative_to(PACKAGE)}:{node.lineno}" for path in PACKAGE.rglob("*.py")
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert not relative, "\n".join(relative)
+
+
+GRAPH_FIELDS = {"node", "input", "output", "initializer", "value_info"}
+EDITING_CALLS = {"extend", "append", "add", "insert", "remove", "pop", "ClearField", "CopyFrom", "MergeFrom"}
+
+
+def _graph_field(node: ast.AST) -> bool:
+    """``x.node``, ``x.input[i]`` ... of something other than ``self`` (an object's own ``self.output`` is not a
+    graph)."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return (isinstance(node, ast.Attribute) and node.attr in GRAPH_FIELDS
+            and not (isinstance(node.value, ast.Name) and node.value.id == "self"))
+
+
+def test_only_ir_and_surgery_edit_graphs():
+    """Graph edits have one owner: ir/ (the index and the editor) and surgery/ (every edit, through them)."""
+    writes = []
+    for path in PACKAGE.rglob("*.py"):
+        if _layer(path) in ("ir", "surgery"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = []
+            if isinstance(node, ast.Assign | ast.Delete):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign):
+                targets = [node.target]
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in EDITING_CALLS):
+                targets = [node.func.value]
+            writes += [f"{path.relative_to(PACKAGE)}:{node.lineno}" for t in targets if _graph_field(t)]
+    assert not writes, "\n".join(writes)
+
+
 # what a command of cli/ may import from qdqtool: the jobs it calls, the renderers, and the shared option and
 # output helpers; everything about graphs, engines and numerics lives below jobs/
 CLI_MAY_IMPORT = ("qdqtool.jobs", "qdqtool.report", "qdqtool.errors", "qdqtool.examples", "qdqtool.io",

@@ -20,9 +20,16 @@ PRE_COMMIT_CONFIG = EXAMPLES / "pre-commit" / ".pre-commit-config.yaml"
 EXAMPLE_MODEL = REPO / "qdqtool" / "examples" / "yolov6_qat.onnx"
 
 
-def _qdqtool_on_path() -> None:
-    if shutil.which("qdqtool") is None:
-        pytest.fail("the `qdqtool` command is not on PATH: install the package (pip install .) before the tests")
+def _this_checkouts_qdqtool(folder: Path) -> dict[str, str]:
+    """Environment whose ``qdqtool`` command runs this checkout with this interpreter (whatever else is installed),
+    as the workflow and the hook call it by name."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "qdqtool"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m qdqtool "$@"\n')
+    shim.chmod(0o755)
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": pythonpath}
 
 
 def _yaml():
@@ -46,14 +53,13 @@ def test_workflow_is_a_valid_github_workflow(tmp_path):
 
 def test_workflow_steps_run_and_gate(tmp_path):
     """Run every `run:` step of the workflow (but the install) in a checkout-like folder, as the runner would."""
-    _qdqtool_on_path()
     workflow = _yaml().safe_load(WORKFLOW.read_text())
     (job,) = workflow["jobs"].values()
     model = tmp_path / job["env"]["MODEL"]
     model.parent.mkdir(parents=True)
     shutil.copyfile(EXAMPLE_MODEL, model)
     summary = tmp_path / "summary.md"
-    env = {**job["env"], "GITHUB_STEP_SUMMARY": str(summary)}
+    env = {**job["env"], "GITHUB_STEP_SUMMARY": str(summary), **_this_checkouts_qdqtool(tmp_path)}
     steps = [s for s in job["steps"] if "run" in s and not s["run"].startswith("pip install")]
     assert len(steps) == 4
     for step in steps:
@@ -87,7 +93,6 @@ def test_local_hook_runs_the_published_hook_command():
 
 def test_pre_commit_hook_passes_clean_models_and_blocks_mismatched_ones(tmp_path):
     pytest.importorskip("pre_commit", reason="pre-commit (test dependency) runs the hook")
-    _qdqtool_on_path()
     import onnx
 
     from tests.fixtures.registry import get
@@ -95,7 +100,8 @@ def test_pre_commit_hook_passes_clean_models_and_blocks_mismatched_ones(tmp_path
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copyfile(PRE_COMMIT_CONFIG, repo / ".pre-commit-config.yaml")
-    env = {"PRE_COMMIT_HOME": str(tmp_path / "cache"), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {"PRE_COMMIT_HOME": str(tmp_path / "cache"), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+           **_this_checkouts_qdqtool(tmp_path)}
     assert _run(["git", "init", "-q"], repo, env).returncode == 0
     onnx.save(get("yolov6_qat_int8_consistent").build(), str(repo / "good.onnx"))
     (repo / "notes.txt").write_text("not a model\n")
