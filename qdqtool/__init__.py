@@ -27,7 +27,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-_SUBPACKAGES = ("io", "ir", "analysis", "surgery", "verify", "engine", "report", "cli", "examples")
+_SUBPACKAGES = ("io", "ir", "analysis", "surgery", "verify", "engine", "gate", "jobs", "report", "cli", "examples")
 
 
 def __getattr__(name: str) -> object:

@@ -326,10 +326,6 @@ class Quantizer:
     def name(self) -> str:
         return self.nodes[0].name
 
-    def q_dtype(self) -> str | None:
-        """The type the Q produces (what a DQ without zero point reads)."""
-        return self.q.params.dtype if self.q is not None and self.q.params is not None else None
-
     @property
     def self_consistent(self) -> bool:
         """Q and all its DQs carry equal parameters."""

@@ -13,6 +13,10 @@ of samples costs constant memory. The figures:
 - the sample where the edit added most, and the edited model against the original (an informative figure: two
   quantized models compared with each other measure how a perturbation is amplified, not harm).
 
+Not Polygraphy's comparators: ``CompareFunc.simple`` judges element-wise absolute and relative tolerances per output
+of one pair of runs; what is needed here is energy ratios (SNR, cosine) of two models against a third, per Concat
+slice, summed over a stream of samples. Its DataLoader and its saved-inputs reader are used (``qdqtool.io.data``).
+
     >>> acc = SliceErrors.empty(["all"])
     >>> acc.add(*[np.array([[1.0, 2.0]])] * 3, sample=0)
     >>> assert acc.result()[0].added_db == 0.0

@@ -6,7 +6,7 @@ Concat and look-through ops (``[predictor.commute]``, ``[predictor.concat]``, ``
 changing a prediction. Each key is commented there with its source.
 
     >>> config = PredictorRules.from_rules(load_rules("tensorrt"))
-    >>> assert "Conv" in config.weighted_ops and config.commutes(maxpool_node, index)
+    >>> assert "Conv" in config.weighted_ops and config.commuting_rule(maxpool_node, index) is not None
 """
 
 from __future__ import annotations
