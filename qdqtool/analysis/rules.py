@@ -102,6 +102,7 @@ class RuleSet:
     symmetric: bool
     max_scale_ratio: float
     weighted_ops: tuple[str, ...]
+    quantized_ops: tuple[str, ...]  # other ops the target runs quantized (with weighted_ops: sensitivity's layers)
     look_through: Rule
     rules: list[Rule]
     placement: dict[str, object]
@@ -180,6 +181,7 @@ def _parse(data: dict, path: Path) -> RuleSet:
         symmetric=bool(target.get("symmetric", False)),
         max_scale_ratio=ratio,
         weighted_ops=tuple(target.get("weighted_ops", ["Conv", "ConvTranspose", "Gemm", "MatMul"])),
+        quantized_ops=tuple(target.get("quantized_ops", [])),
         look_through=look_through,
         rules=rules,
         placement=dict(data.get("placement", {})),

@@ -20,6 +20,8 @@ from qdqtool.errors import QdqToolError
 COMMANDS = {
     "analyze": "analyze",
     "merge": "merge",
+    "sensitivity": "sensitivity",
+    "partial": "partial",
     "build": "build",
     "compare": "compare",
     "inspect": "inspect",

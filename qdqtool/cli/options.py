@@ -218,3 +218,22 @@ def tool_version() -> str:
     from importlib.metadata import version
 
     return version("qdqtool")
+
+
+# --- sensitivity, partial ------------------------------------------------------------------------------------------
+
+
+def ops_option(f):
+    return click.option("--ops", default=None, metavar="OP[,OP]",
+                        help="Only layers of these op types (e.g. Conv,ConvTranspose). Default: every op the target "
+                             "runs quantized.")(f)
+
+
+def jobs_option(f):
+    return click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="Worker processes for the end-to-end measurements (single-threaded sessions each).")(f)
+
+
+def parse_ops(value: str | None) -> tuple[str, ...]:
+    """``--ops Conv,Gemm`` as a tuple of op types."""
+    return tuple(o.strip() for o in value.split(",") if o.strip()) if value else ()

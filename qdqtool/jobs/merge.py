@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,9 +9,10 @@ from typing import TYPE_CHECKING
 import onnx
 
 from qdqtool.analysis.rules import load_rules
-from qdqtool.errors import BadInputError, InternalError
+from qdqtool.errors import BadInputError
 from qdqtool.io.data.shapes import check_input_shapes
 from qdqtool.io.onnx_io import load_model, read_structure, staged_model
+from qdqtool.jobs.writing import check_output_path, checker_notes
 from qdqtool.surgery.merge import MergeResult, merge_scales
 from qdqtool.verify.check import CheckSettings, prepare_check, run_check
 from qdqtool.verify.numerics import Progress
@@ -75,7 +75,7 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
         progress (Progress): Told about the numeric check's samples. Defaults to None.
     """
     if not request.dry_run:
-        _check_output_path(request)
+        check_output_path(request.output_path(), request.model)
     rules = load_rules(request.target)
     loaded = load_model(request.model)
     check_input_shapes(loaded.model, request.input_shapes)  # a wrong option is wrong in a dry run too
@@ -96,7 +96,7 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
         with staged_model(result.model, request.output_path(), external_data=loaded.external_data,
                           size_hint=Path(request.model).stat().st_size) as staged:
             if request.verify and (result.changed or fixes):
-                notes += _checker(staged.path, request.model)
+                notes += checker_notes(staged.path, request.model, "merge")
                 check = _check(request.model, staged.path, prepared, progress)
                 notes += _ort_default_session_note(request.model, loaded.model)
             written = staged.publish() if check is None or check else []
@@ -118,28 +118,6 @@ def _ort_default_session_note(model_path: Path, model: onnx.ModelProto) -> list[
         return [f"ONNX Runtime's default session rejects this model, the input as well ({err}); "
                 f"load it with disabled_optimizers=['{QDQ_PROPAGATION}'], as the numeric check did"]
     return []
-
-
-def _check_output_path(request: MergeRequest) -> None:
-    output = request.output_path()
-    if output.exists() and output.is_dir():
-        raise BadInputError(f"{output}: is a folder; give the output model's file name with -o")
-    if output.exists() and os.path.samefile(output, request.model):  # also through links
-        raise BadInputError(f"{request.model}: the output would overwrite the input; choose another -o")
-
-
-def _checker(merged: Path, original: Path) -> list[str]:
-    """onnx.checker on the written output. A model the input already broke the same way is noted, not blamed."""
-    try:
-        onnx.checker.check_model(str(merged))
-        return []
-    except onnx.checker.ValidationError as err:
-        problem = str(err).splitlines()[0]
-    try:
-        onnx.checker.check_model(str(original))
-    except onnx.checker.ValidationError as err:
-        return [f"the input model already fails onnx.checker ({str(err).splitlines()[0]}); so does the output"]
-    raise InternalError(f"merge wrote a model that fails onnx.checker though the input passes: {problem}")
 
 
 def _check(model: Path, merged: Path, prepared: PreparedCheck, progress: Progress | None) -> NumericCheck:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import onnx
 
-from qdqtool.analysis.groups import Analysis, find_scale_groups
+from qdqtool.analysis.groups import Analysis, GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import RuleSet
+from qdqtool.ir.qdq import QParams
 from qdqtool.surgery.cleanup import remove_dead
 from qdqtool.surgery.dedupe import repoint_duplicate_quantizers
 from qdqtool.surgery.unify import GroupAction, unify_groups
@@ -44,6 +45,10 @@ def merge_scales(
     policy: str = "max",
     dedupe: bool = True,
     max_scale_ratio: float | None = None,
+    *,
+    only: Collection[str] | None = None,
+    chosen: Mapping[str, tuple[QParams, str]] | None = None,
+    refuse: Mapping[str, str] | None = None,
 ) -> MergeResult:
     """Unify the scale groups of ``model`` for ``rules``' target. Edits ``model`` in place.
 
@@ -53,11 +58,19 @@ def merge_scales(
         policy (str): ``"max"`` or ``"output"``. Defaults to ``"max"``.
         dedupe (bool): Merge Q nodes that became exact duplicates. Defaults to True.
         max_scale_ratio (float): Refuse groups above this max/min scale ratio. Defaults to the target's value.
+        only (Collection[str]): Unify only these groups (ids). Defaults to all.
+        chosen (Mapping[str, tuple[QParams, str]]): Measured parameters for some groups (``--policy min-error``).
+        refuse (Mapping[str, str]): Groups to refuse (id -> why), e.g. those whose unification adds too much
+            error on the data. Defaults to none.
     """
     with _no_gc():
         analysis = find_scale_groups(model, rules, max_scale_ratio)
+        for group in analysis.groups:
+            if refuse and group.id in refuse and group.status is GroupStatus.MISMATCHED:
+                group.status = GroupStatus.REFUSED
+                group.reasons.append(refuse[group.id])
         index = analysis.index
-        unification = unify_groups(analysis, policy)
+        unification = unify_groups(analysis, policy, only, chosen)
         duplicates = repoint_duplicate_quantizers(analysis) if dedupe else []
         if not unification.detached and not duplicates:
             return MergeResult(model=model, analysis=analysis, actions=unification.actions)

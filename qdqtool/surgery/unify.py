@@ -8,6 +8,7 @@ outside the group is never changed in place; tensors nobody reads any more are r
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,12 +61,16 @@ class Unification:
     detached: set[str]
 
 
-def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
+def unify_groups(analysis: Analysis, policy: str = "max", only: Collection[str] | None = None,
+                 chosen: Mapping[str, tuple[QParams, str]] | None = None) -> Unification:
     """Rewire the members of each group to one scale/zero-point pair; edits ``analysis.index.model`` in place.
 
     Args:
         analysis (Analysis): The result of ``find_scale_groups`` on the model to edit.
         policy (str): ``"max"`` or ``"output"`` (see ``qdqtool.surgery.policy``). Defaults to ``"max"``.
+        only (Collection[str]): Unify only these groups (ids); the others are left as they are. Defaults to all.
+        chosen (Mapping[str, tuple[QParams, str]]): Parameters (and how they were chosen) for some groups, in place
+            of the policy's (``--policy min-error`` measures them). Defaults to none.
     """
     index = analysis.index
     taken = _Taken(index)
@@ -76,12 +81,13 @@ def unify_groups(analysis: Analysis, policy: str = "max") -> Unification:
     for group in analysis.groups:
         action = _action_for(group)
         actions.append(action)
-        if group.status is GroupStatus.REFUSED or (group.status is GroupStatus.CONSISTENT and group.is_shared):
+        if group.status is GroupStatus.REFUSED or (group.status is GroupStatus.CONSISTENT and group.is_shared) \
+                or (only is not None and group.id not in only):
             continue
         if group.status is GroupStatus.CONSISTENT:
             params, action.action, action.how = group.quantizers[0].params, "shared", "already equal"
         else:
-            params, action.how = choose_params(group, policy)
+            params, action.how = (chosen or {}).get(group.id) or choose_params(group, policy)
             action.action = "unified"
         action.new_scale = params.scale_value
         action.new_zero_point = params.zero_point_value

@@ -40,6 +40,7 @@ class Similarity:
     cosine: float
     snr_db: float
     max_abs: float
+    mse: float = math.nan  # mean squared error
 
 
 @dataclass
@@ -78,7 +79,7 @@ def added_db(signal: np.ndarray, original: np.ndarray, edited: np.ndarray) -> np
 
 # the sums kept per slice: signal, the two models' squares and dot products, their errors against float and their
 # difference; and maxima of the absolute errors
-_SUMS = ("rr", "oo", "ee", "ro", "re", "oe", "err_o", "err_e", "diff")
+_SUMS = ("rr", "oo", "ee", "ro", "re", "oe", "err_o", "err_e", "diff", "n")
 _MAXES = ("max_o", "max_e", "max_diff")
 
 
@@ -112,6 +113,7 @@ class SliceErrors:
             "rr": reduce(r * r, "sum"), "oo": reduce(o * o, "sum"), "ee": reduce(e * e, "sum"),
             "ro": reduce(r * o, "sum"), "re": reduce(r * e, "sum"), "oe": reduce(o * e, "sum"),
             "err_o": reduce(d_o * d_o, "sum"), "err_e": reduce(d_e * d_e, "sum"), "diff": reduce(d_oe * d_oe, "sum"),
+            "n": reduce(np.ones(r.shape), "sum"),
         }
         for key, values in sample_sums.items():
             self.sums[key] += values
@@ -125,18 +127,20 @@ class SliceErrors:
     def result(self) -> list[SliceCheck]:
         s, m = self.sums, self.maxes
         added = added_db(s["rr"], s["err_o"], s["err_e"])
+        n = np.maximum(s["n"], 1)
         checks = []
         for k, label in enumerate(self.labels):
             checks.append(SliceCheck(
                 label=label,
                 original=Similarity(label, _cosine(s["ro"][k], s["rr"][k], s["oo"][k]), _snr(s["rr"][k], s["err_o"][k]),
-                                    float(m["max_o"][k])),
+                                    float(m["max_o"][k]), float(s["err_o"][k] / n[k])),
                 edited=Similarity(label, _cosine(s["re"][k], s["rr"][k], s["ee"][k]), _snr(s["rr"][k], s["err_e"][k]),
-                                  float(m["max_e"][k])),
+                                  float(m["max_e"][k]), float(s["err_e"][k] / n[k])),
                 added_db=float(added[k]),
                 worst_sample=int(self.worst_at[k]),
                 vs_original=Similarity(label, _cosine(s["oe"][k], s["oo"][k], s["ee"][k]),
-                                       _snr(s["oo"][k], s["diff"][k]), float(m["max_diff"][k])),
+                                       _snr(s["oo"][k], s["diff"][k]), float(m["max_diff"][k]),
+                                       float(s["diff"][k] / n[k])),
             ))
         return checks
 

@@ -164,8 +164,8 @@ def compare_models(
     """
     original_session, edited_session = _sessions(original, edited)
     names = [o.name for o in original_session.get_outputs()]
-    splits = _concat_splits(structure, names) if structure is not None else {}
-    accumulators: dict[str, _OutputErrors] = {}
+    splits = concat_splits(structure, names) if structure is not None else {}
+    accumulators: dict[str, OutputErrors] = {}
     notes: list[str] = []
     fix = ("give shapes with --input-shape or data with --inputs" if data.random
            else f"check the samples of {data.label} against the model's inputs")
@@ -192,7 +192,7 @@ def compare_models(
                                  f"between the models ({ref.shape}, {orig.shape}, {edit.shape})")
                 continue
             if name not in accumulators:
-                accumulators[name] = _OutputErrors(ref.shape, splits.get(name))
+                accumulators[name] = OutputErrors(ref.shape, splits.get(name))
             elif accumulators[name].shape != ref.shape:
                 notes.append(f"output {name}: sample {k} has shape {ref.shape}, the first had "
                              f"{accumulators[name].shape}; it is left out of this output's figures")
@@ -208,7 +208,7 @@ def compare_models(
                         samples=samples, random=data.random, min_cosine=min_cosine, notes=notes)
 
 
-class _OutputErrors:
+class OutputErrors:
     """The running sums of one output: overall and per slice axis."""
 
     def __init__(self, shape: tuple[int, ...], splits: list[tuple[int, list[int]]] | None) -> None:
@@ -269,7 +269,7 @@ def _feature_axis(shape: tuple[int, ...]) -> int | None:
     return 1
 
 
-def _concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, list[tuple[int, list[int]]]]:
+def concat_splits(model: onnx.ModelProto, outputs: list[str]) -> dict[str, list[tuple[int, list[int]]]]:
     """For outputs produced by a Concat: (axis, size of each input along it), also for uniform nested Concats.
 
     A detector head is often Concat(levels, axis=2) of Concat([box rows, class rows], axis=1): both splits are

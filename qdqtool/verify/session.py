@@ -40,6 +40,7 @@ def ort_session(
     qdq_propagation: bool | None = None,
     optimized_path: Path | None = None,
     profile_prefix: Path | None = None,
+    arena: bool = True,
 ) -> tuple[Any, str | None]:
     """An InferenceSession over ``model``, and a note when it needed the fallback without QDQ propagation.
 
@@ -49,6 +50,8 @@ def ort_session(
         qdq_propagation (bool): See the module docstring. Defaults to None (with it, falling back without it).
         optimized_path (Path): Where ONNX Runtime saves the optimised graph. Defaults to None.
         profile_prefix (Path): Turns profiling on, writing ``<prefix>_<time>.json``. Defaults to None.
+        arena (bool): ONNX Runtime's CPU memory arena, which keeps the peak of every run allocated; off for
+            sessions that output many activations (local sensitivity). Defaults to True.
 
     Raises:
         SessionError: ONNX Runtime refused the model (also without QDQ propagation, when it fell back).
@@ -62,6 +65,9 @@ def ort_session(
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = threads
+    if not arena:
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
     if optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
     if profile_prefix is not None:

@@ -1,0 +1,205 @@
+"""Scoring many variants of one model against float on one data set: what `sensitivity` and `partial` run.
+
+The samples, the float reference's outputs and the original model's outputs are computed once and kept in memory
+(outputs, not activations: a detector's heads, a few MB per sample); each variant then costs one ONNX Runtime
+session and one inference per sample. ``jobs`` worker processes score variants side by side, each with its own
+copy of that state and single-threaded sessions (spawned, not forked: ONNX Runtime's thread pools do not survive a
+fork).
+
+A variant's `Score` is its error against float on the **worst slice** of any output, as the numeric check judges
+(`qdqtool.verify.numerics`): SNR (dB), cosine and MSE, and what it added to the original model's error (dB,
+negative when it removed error).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from qdqtool.analysis.rules import load_rules
+from qdqtool.errors import BadInputError, CheckFailed, first_line
+from qdqtool.io.data.dataset import Dataset
+from qdqtool.ir.qdq import QParams
+from qdqtool.surgery.merge import merge_scales
+from qdqtool.surgery.partial import float_layers, quantized_only
+from qdqtool.verify.metrics import SliceCheck
+from qdqtool.verify.numerics import OutputErrors, concat_splits
+from qdqtool.verify.reference import FloatReference
+from qdqtool.verify.session import SessionError, ort_session
+
+METRICS = ("snr", "cosine", "mse")
+
+Progress = Callable[[str, int | None, int | None], None]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One model against float on the data set, judged by its worst slice (see the module docstring)."""
+
+    snr_db: float  # the lowest SNR of any output or slice against float
+    cosine: float  # the lowest cosine
+    mse: float  # the MSE of the slice with the lowest SNR
+    worst: str  # where that is: "output" or "output, slice"
+    added_db: float  # the most this model added to the original's error on any slice (negative: it removed some)
+
+    def value(self, metric: str) -> float:
+        """The figure ``metric`` ranks by, larger is better (MSE negated)."""
+        return {"snr": self.snr_db, "cosine": self.cosine, "mse": -self.mse}[metric]
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {"snr_db": self.snr_db, "cosine": self.cosine, "mse": self.mse, "worst": self.worst,
+                "added_db": self.added_db}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A model to score: the original with ``layers`` in float (``"float"``), with only ``layers`` quantized
+    (``"only"``), or with one scale ``group`` unified (``"group"``: by ``policy``, or to ``params``)."""
+
+    kind: str  # "float", "only" or "group"
+    layers: tuple[str, ...] = ()
+    group: str | None = None
+    policy: str = "max"
+    params: QParams | None = None
+    rules: str = "tensorrt"  # the target (name or rules file) that finds the group
+    max_scale_ratio: float | None = None
+
+    def build(self, model: onnx.ModelProto) -> onnx.ModelProto:
+        if self.kind == "float":
+            return float_layers(model, self.layers)
+        if self.kind == "only":
+            return quantized_only(model, self.layers)
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        chosen = {self.group: (self.params, "measured")} if self.params is not None else None
+        return merge_scales(copy, load_rules(self.rules), self.policy, True, self.max_scale_ratio,
+                            only={self.group}, chosen=chosen).model
+
+
+class _State:
+    """What scoring needs, computed once: the samples, float's outputs, the original's outputs."""
+
+    def __init__(self, model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], names: list[str],
+                 reference: list[list[np.ndarray]], original: list[list[np.ndarray]],
+                 splits: dict[str, list[tuple[int, list[int]]]], threads: int | None) -> None:
+        self.model, self.feeds, self.names = model, feeds, names
+        self.reference, self.original, self.splits, self.threads = reference, original, splits, threads
+
+    def score_outputs(self, outputs: list[list[np.ndarray]]) -> Score:
+        accumulators: dict[str, OutputErrors] = {}
+        for k, (ref, orig, edit) in enumerate(zip(self.reference, self.original, outputs, strict=True)):
+            for name, r, o, e in zip(self.names, ref, orig, edit, strict=True):
+                r, o, e = np.asarray(r), np.asarray(o), np.asarray(e)
+                if not np.issubdtype(o.dtype, np.floating) or r.shape != o.shape or o.shape != e.shape:
+                    continue
+                accumulators.setdefault(name, OutputErrors(r.shape, self.splits.get(name))).add(r, o, e, k)
+        found: list[tuple[str, SliceCheck]] = []
+        for name, acc in accumulators.items():
+            result = acc.result(name)
+            found += [(name, result.overall)] + [(f"{name}, {s.label}", s) for s in result.slices]
+        if not found:
+            raise BadInputError("no output of the model can be compared with float (none is a float tensor of the "
+                                "reference's shape)")
+        where, worst = min(found, key=lambda item: item[1].edited.snr_db)
+        added = max(s.added_db for _, s in found)
+        return Score(worst.edited.snr_db, min(s.edited.cosine for _, s in found), worst.edited.mse, where, added)
+
+    def run(self, model: onnx.ModelProto) -> list[list[np.ndarray]]:
+        try:
+            session, _ = ort_session(model, threads=self.threads, qdq_propagation=False)
+        except SessionError as err:
+            raise CheckFailed(f"ONNX Runtime cannot run a variant of the model: {err}") from None
+        try:
+            return [session.run(self.names, feed) for feed in self.feeds]
+        except Exception as err:  # noqa: BLE001 - ORT raises many types
+            raise CheckFailed(f"ONNX Runtime failed on a variant of the model: {first_line(err)}") from None
+
+    def score(self, variant: Variant) -> Score:
+        return self.score_outputs(self.run(variant.build(self.model)))
+
+
+class Scorer:
+    """Scores variants of ``model`` against float on ``data`` (see the module docstring).
+
+    Args:
+        model (onnx.ModelProto): The Q/DQ model (not modified).
+        data (Dataset): The samples (read once, kept in memory).
+        reference (FloatReference): The float model (its outputs from the cache when they are there).
+        jobs (int): Worker processes for `score_all`. Defaults to 1 (in this process).
+    """
+
+    def __init__(self, model: onnx.ModelProto, data: Dataset, reference: FloatReference, jobs: int = 1) -> None:
+        feeds = list(data)
+        if not feeds:
+            raise BadInputError(f"{data.label}: no samples")
+        reference_out = [reference.outputs(feed) for feed in feeds]
+        names = [o.name for o in model.graph.output]
+        self.jobs = max(1, jobs)
+        self.data_label, self.reference_label, self.samples = data.label, reference.label, len(feeds)
+        self.random = data.random
+        self._state = _State(model, feeds, names, reference_out, [], concat_splits(model, names),
+                             None if self.jobs == 1 else 1)
+        try:
+            self._state.original = self._state.run(model)
+        except CheckFailed as err:
+            raise BadInputError(str(err).replace("a variant of the model", "the input model")) from None
+        self.base = self._state.score_outputs(self._state.original)  # the original model itself
+
+    def score(self, variant: Variant) -> Score:
+        """One variant, in this process."""
+        return self._state.score(variant)
+
+    def score_model(self, model: onnx.ModelProto) -> Score:
+        """Any model with the original's inputs and outputs (e.g. a merged one)."""
+        return self._state.score_outputs(self._state.run(model))
+
+    def score_all(self, variants: list[Variant], progress: Progress | None = None,
+                  what: str = "scoring") -> Iterator[tuple[Variant, Score]]:
+        """Each variant with its score, in order; in ``jobs`` worker processes when more than one."""
+        total = len(variants)
+        if progress is not None:
+            progress(what, 0, total)
+        results: Iterable[Score]
+        if self.jobs == 1 or total < 2:
+            results = (self._state.score(v) for v in variants)
+            pool = None
+        else:
+            state = self._state
+            pool = ProcessPoolExecutor(
+                max_workers=min(self.jobs, total), mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(state.model.SerializeToString(), state.feeds, state.names,
+                                                    state.reference, state.original, state.splits))
+            results = pool.map(_score_in_worker, variants)
+        try:
+            for done, (variant, score) in enumerate(zip(variants, results, strict=True), start=1):
+                if progress is not None:
+                    progress(what, done, total)
+                yield variant, score
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+
+_WORKER: _State | None = None
+
+
+def _init_worker(model: bytes, feeds, names, reference, original, splits) -> None:
+    global _WORKER
+    _WORKER = _State(onnx.load_from_string(model), feeds, names, reference, original, splits, threads=1)
+
+
+def _score_in_worker(variant: Variant) -> Score:
+    assert _WORKER is not None
+    return _WORKER.score(variant)
+
+
+def gain(score: Score, base: Score, metric: str) -> float:
+    """How much better ``score`` is than ``base`` by ``metric`` (dB for SNR, cosine points, MSE decrease)."""
+    value = score.value(metric) - base.value(metric)
+    return 0.0 if math.isnan(value) else value
