@@ -151,7 +151,8 @@ def policy_option(f):
     return click.option(
         "--policy", type=click.Choice(choices.policies()), default="max", show_default=True,
         help="How a group's one scale is chosen. max: the union of the members' ranges (no clipping); output: the "
-             "Q reading the group's output.",
+             "Q reading the group's output; min-error (merge): per group, of max, output and scales between, the "
+             "one that adds least error against float on --inputs.",
     )(f)
 
 

@@ -44,12 +44,14 @@ _PATH = click.Path(path_type=Path)
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME:1x3x640x640",
               help="Shape for a dynamic input of the numeric check (repeatable); also the size of image inputs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random check inputs.")
+@click.option("--sensitivity", type=click.Choice(["local", "global"]), default=None,
+              help="Also rank the layers by sensitivity (see `qdqtool sensitivity --help`) and chart them.")
 @click.option("--drawing", type=click.Choice(DRAWINGS), default="auto", show_default=True,
               help="auto: Graphviz when its `dot` is installed, else qdqtool's own SVG layout; builtin: always ours.")
 def command(model: Path, output: Path | None, merged: Path | None, before: Path | None, after: Path | None,
             before_profile: Path | None, after_profile: Path | None, annotate: Path | None, target: str | None,
             max_scale_ratio: float | None, policy: str, no_verify: bool, input_shapes: tuple[str, ...], seed: int,
-            drawing: str, **params) -> None:
+            drawing: str, sensitivity: str | None, **params) -> None:
     """Write one self-contained HTML report about MODEL: what merging its scales changes, and what it did.
 
     The page (no network access needed to view it) holds the scale-group table; for each group the merge
@@ -67,7 +69,8 @@ def command(model: Path, output: Path | None, merged: Path | None, before: Path 
         model=model, merged=merged, before=before, after=after, before_profile=before_profile,
         after_profile=after_profile, target=target, max_scale_ratio=max_scale_ratio, policy=policy,
         verify=not no_verify, input_shapes=parse_input_shapes(input_shapes), seed=seed,
-        outputs=tuple(p for p in (output, annotate) if p is not None), **check_settings_from(params),
+        outputs=tuple(p for p in (output, annotate) if p is not None), sensitivity=sensitivity,
+        **check_settings_from(params),
     )
     with progress_display() as progress:
         data = collect_report(request, progress)

@@ -21,7 +21,10 @@ from qdqtool.verify.session import QDQ_PROPAGATION, SessionError, ort_session
 if TYPE_CHECKING:  # imported when used: --fix and the numeric check are optional steps
     from qdqtool.surgery.placement import PlacementAction
     from qdqtool.verify.check import PreparedCheck
+    from qdqtool.verify.group_judge import GroupJudgement
     from qdqtool.verify.numerics import NumericCheck
+
+MIN_ERROR = "min-error"  # --policy: measured per group on the data (qdqtool.verify.group_judge)
 
 
 @dataclass
@@ -87,11 +90,25 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
         from qdqtool.surgery.placement import apply_fixes
 
         fixes = apply_fixes(loaded.model, rules, request.fixes)
-    result = merge_scales(loaded.model, rules, request.policy, request.dedupe, request.max_scale_ratio)
+    notes: list[str] = []
+    judgement = None
+    if prepared is not None and (request.inputs is not None or request.policy == MIN_ERROR):
+        judgement, chosen_notes = _judge_groups(loaded.model, rules, request, prepared, progress)
+        notes += chosen_notes
+    elif request.policy == MIN_ERROR:
+        raise BadInputError("--policy min-error measures each group on the data: it needs the numeric check "
+                            "(drop --no-verify / --dry-run)")
+    result = merge_scales(loaded.model, rules, "max" if request.policy == MIN_ERROR else request.policy,
+                          request.dedupe, request.max_scale_ratio,
+                          chosen=judgement.chosen if judgement else None,
+                          refuse=judgement.refuse if judgement else None)
+    if judgement is not None:
+        for action in result.actions:
+            if action.action == "unified" and action.group in judgement.added_db and request.policy != MIN_ERROR:
+                action.how += f"; adds {judgement.added_db[action.group]:+.2f} dB on the data"
     if request.dry_run or not result.analysis.has_qdq:
         return MergeOutcome(request=request, result=result, check=None, written=[], fixes=fixes)
     check = None
-    notes: list[str] = []
     try:
         with staged_model(result.model, request.output_path(), external_data=loaded.external_data,
                           size_hint=Path(request.model).stat().st_size) as staged:
@@ -103,6 +120,37 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
     except OSError as err:
         raise BadInputError(f"{request.output_path()}: cannot write the output: {err.strerror or err}") from None
     return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes, notes=notes)
+
+
+def _judge_groups(model: onnx.ModelProto, rules, request: MergeRequest, prepared: PreparedCheck,
+                  progress: Progress | None) -> tuple[GroupJudgement | None, list[str]]:
+    """Each mismatched group unified alone and measured on the data (refusals, min-error's parameters)."""
+    from qdqtool.analysis.groups import GroupStatus, find_scale_groups
+    from qdqtool.verify.group_judge import judge_groups
+    from qdqtool.verify.scoring import Scorer
+
+    analysis = find_scale_groups(model, rules, request.max_scale_ratio)
+    if not analysis.by_status(GroupStatus.MISMATCHED):
+        return None, []
+    scorer = Scorer(model, prepared.data, prepared.reference)
+    judgement = judge_groups(analysis, scorer, str(rules.path), request.policy, request.max_added_error,
+                             request.max_scale_ratio, progress)
+    if request.policy != MIN_ERROR or not judgement.chosen:
+        return judgement, []
+
+    def merged(chosen) -> onnx.ModelProto:
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        return merge_scales(copy, rules, "max", request.dedupe, request.max_scale_ratio, chosen=chosen,
+                            refuse=judgement.refuse).model
+
+    # the groups were measured one at a time: keep min-error's choice only if, together, it adds no more than max
+    by_choice, by_max = scorer.score_model(merged(judgement.chosen)), scorer.score_model(merged(None))
+    if by_choice.added_db <= by_max.added_db:
+        return judgement, []
+    judgement.chosen = {}
+    return judgement, [f"--policy min-error: the groups' best parameters, together, add {by_choice.added_db:+.2f} dB "
+                       f"against {by_max.added_db:+.2f} dB for max; max was used"]
 
 
 def _ort_default_session_note(model_path: Path, model: onnx.ModelProto) -> list[str]:

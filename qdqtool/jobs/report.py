@@ -24,6 +24,8 @@ from qdqtool.ir.dataflow import dataflow_graph
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import read_params
 from qdqtool.jobs.merge import MergeRequest, checked_merge
+from qdqtool.jobs.sensitivity import SensitivityRequest, SensitivityResult, run_sensitivity
+from qdqtool.surgery.policy import POLICIES
 from qdqtool.surgery.unify import GroupAction
 from qdqtool.verify.check import CheckSettings, prepare_check, run_check
 from qdqtool.verify.numerics import NumericCheck, Progress
@@ -43,6 +45,7 @@ class ReportRequest(CheckSettings):
     max_scale_ratio: float | None = None
     policy: str = "max"
     outputs: tuple[Path, ...] = ()  # the files the command will write (the page, --annotate): never the model
+    sensitivity: str | None = None  # also rank the layers: "local" or "global" (qdqtool.jobs.sensitivity)
 
 
 @dataclass
@@ -81,6 +84,7 @@ class ReportData:
     diff: EngineDiff | None
     notes: list[str] = field(default_factory=list)
     drawings: dict[str, tuple[SubGraph, SubGraph]] = field(default_factory=dict)  # group id -> (before, after)
+    sensitivity: SensitivityResult | None = None
 
     @property
     def changed(self) -> list[GroupChange]:
@@ -166,6 +170,13 @@ def collect_report(request: ReportRequest, progress: Progress | None = None) -> 
         before_engine = engine_report_from_path(request.before, request.before_profile)
         require_engine_of(before_engine, original, str(request.model))
         diff = diff_engines(before_engine, engine_report_from_path(request.after, request.after_profile))
+    sensitivity = None
+    if request.sensitivity is not None:
+        settings = {f.name: getattr(request, f.name) for f in fields(CheckSettings)}
+        sensitivity = run_sensitivity(SensitivityRequest(
+            model=request.model, target=request.target, mode=request.sensitivity,
+            max_scale_ratio=request.max_scale_ratio,
+            policy=request.policy if request.policy in POLICIES else "max", **settings), progress)
     return ReportData(request=request, original=original, analysis=analysis, merged=merged, merged_label=label,
                       changes=changes, check=check, diff=diff, notes=notes + list(analysis.notes),
-                      drawings=_drawings(analysis, merged_index, changes))
+                      drawings=_drawings(analysis, merged_index, changes), sensitivity=sensitivity)

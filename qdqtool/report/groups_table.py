@@ -99,9 +99,15 @@ def fixes_table(fixes: list[PlacementAction]) -> Table:
     table = Table(title="Placement fixes", title_justify="left", expand=False)
     for column in ("fix", "action", "Add", "tensor", "Q/DQ", "parameters"):
         table.add_column(column)
+    shown: dict[str, int] = {}
     for f in fixes:
-        params = f"{f.scale:.6g} from {f.params_from}" if f.scale is not None else ""
-        table.add_row(f.fix, f.action, f.node, f.tensor, ", ".join(f.nodes), params)
+        shown[f.fix] = shown.get(f.fix, 0) + 1
+        if shown[f.fix] <= MAX_ROWS:
+            params = f"{f.scale:.6g} from {f.params_from}" if f.scale is not None else ""
+            table.add_row(f.fix, f.action, f.node, f.tensor, ", ".join(f.nodes), params)
+    for fix, count in shown.items():
+        if count > MAX_ROWS:  # (--json lists every edit)
+            table.add_row(fix, f"... {count - MAX_ROWS} more", "", "", "", "")
     return table
 
 

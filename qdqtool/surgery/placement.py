@@ -286,3 +286,7 @@ def _quantized_branch(
     if len(consumers.get(source, ())) != 1 or source in outputs:
         return None
     return k, q_at, dq_at, conv_at
+
+
+# the other registered fixes live in their own modules; importing them here registers them with FIXES
+from qdqtool.surgery import symmetric  # noqa: E402, F401

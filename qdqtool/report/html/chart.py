@@ -1,4 +1,4 @@
-"""A horizontal bar chart (inline SVG) of per-kernel time before and after, from an engine diff.
+"""Horizontal bar charts (inline SVG): per-kernel time before and after, from an engine diff; layer sensitivity.
 
     >>> svg = kernel_time_chart(diff, top=10)
     >>> assert svg is None or svg.startswith('<svg class="qdq-chart"')
@@ -47,5 +47,30 @@ def kernel_time_chart(diff: EngineDiff, top: int = 20) -> str | None:
             parts.append(f'<rect class="bar-{side}" x="{LABEL_W}" y="{by}" width="{w:.1f}" height="{BAR_H}" '
                          f'fill="{color}"><title>{escape(name)}: {value:.4f} ms {side}</title></rect>'
                          f'<text x="{LABEL_W + w + 4:.1f}" y="{by + BAR_H - 1}" font-size="9">{value:.4f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def sensitivity_chart(rows: list[tuple[str, float, str]], title: str, unit: str) -> str | None:
+    """One bar per (label, value, tooltip), longest for the largest value (values of 0 or less get no bar)."""
+    if not rows:
+        return None
+    scale = max((v for _, v, _ in rows if v > 0), default=1.0) or 1.0
+    width, height = LABEL_W + BAR_W + 90, 34 + (ROW_H - 12) * len(rows)
+    parts = [
+        f'<svg class="qdq-chart" id="sensitivity-chart" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{LABEL_W}" y="15">{escape(unit)}</text>',
+    ]
+    for i, (label, value, tip) in enumerate(rows):
+        y = 24 + i * (ROW_H - 12)
+        short = label if len(label) <= 46 else label[:45] + "…"
+        parts.append(f'<text x="{LABEL_W - 6}" y="{y + BAR_H - 1}" text-anchor="end"><title>{escape(label)}</title>'
+                     f"{escape(short)}</text>")
+        w = max(1.0, BAR_W * value / scale) if value > 0 else 0.0
+        parts.append(f'<rect class="bar-sensitivity" x="{LABEL_W}" y="{y}" width="{w:.1f}" height="{BAR_H}" '
+                     f'fill="{AFTER}"><title>{escape(tip)}</title></rect>'
+                     f'<text x="{LABEL_W + w + 4:.1f}" y="{y + BAR_H - 1}" font-size="9">{value:.2f}</text>')
     parts.append("</svg>")
     return "".join(parts)

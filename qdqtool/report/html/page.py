@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from html import escape
 from importlib.metadata import version
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from qdqtool.gate.onnx_rules import GROUP_RULES
 from qdqtool.report.check_rows import HEADER, NUMERIC, check_rows
 from qdqtool.report.check_rows import title as check_title
 from qdqtool.report.engine_rows import diff_tables, match_summary, totals_rows
-from qdqtool.report.html.chart import kernel_time_chart
+from qdqtool.report.html.chart import kernel_time_chart, sensitivity_chart
 from qdqtool.report.html.graphviz import draw_with_graphviz
 from qdqtool.report.html.svg import draw_subgraph
 
@@ -160,6 +161,30 @@ def _check_section(data: ReportData) -> str:
     return f'<section id="numeric-check"><h2>{escape(check_title(check))}</h2>{verdict}{table}{notes}</section>'
 
 
+def _sensitivity_section(data: ReportData, top: int = 30) -> str:
+    result = data.sensitivity
+    if result is None:
+        return ""
+    rows = []
+    for row in result.layers[:top]:
+        label = f"{row.unit.id} {row.unit.name} ({row.unit.op_type})"
+        if row.in_float is not None and result.base is not None:
+            value = row.in_float.snr_db - result.base.snr_db
+            rows.append((label, value, f"{label}: in float the model's SNR against float is {row.in_float.snr_db:.2f} "
+                                       f"dB ({value:+.2f} dB)"))
+        elif row.local is not None:
+            value = row.local.own.snr_db if math.isfinite(row.local.own.snr_db) else 0.0
+            rows.append((label, value, f"{label}: its own SNR {row.local.own.snr_db:.2f} dB, accumulated "
+                                       f"{row.local.accumulated.snr_db:.2f} dB"))
+    unit = ("gain in the model's worst-slice SNR with the layer in float (dB)" if result.base is not None
+            else "the layer's own SNR against float, dB (shorter: more sensitive)")
+    chart = sensitivity_chart(rows, f"Layer sensitivity ({result.ranked_by})", unit)
+    notes = "".join(f"<p class=note>{escape(n)}</p>" for n in result.notes)
+    return (f'<section id="sensitivity"><h2>Sensitivity: the {len(rows)} most sensitive of {len(result.layers)} '
+            f"layers</h2><p>ranked by {escape(result.ranked_by)}, against {escape(result.reference)}, on "
+            f"{escape(result.inputs)}</p>{chart or '<p>no layer</p>'}{notes}</section>")
+
+
 def _summary(data: ReportData, how: str) -> str:
     counts = {s: sum(1 for c in data.changes if c.group.status.value == s) for s in ("consistent", "mismatched",
                                                                                       "refused")}
@@ -196,6 +221,7 @@ def render_html(data: ReportData, drawing: str = "auto") -> str:
         f"<h1>{escape(title)}</h1><p class=note>{escape(str(data.request.model))}, target "
         f"{escape(data.analysis.target)}; qdqtool {escape(version('qdqtool'))}</p>"
         + _summary(data, how) + _groups_section(data) + drawings + _engine_section(data) + _check_section(data)
+        + _sensitivity_section(data)
         + f'<section id="notes"><h2>Notes</h2><ul>{notes or "<li>none</li>"}</ul></section>'
         + f"<script>{_SELF_CHECK}</script></body></html>\n"
     )
