@@ -160,7 +160,7 @@ def run_partial(request: PartialRequest, progress: Progress | None = None) -> Pa
         over = _over_budget(cost, request)
         better = score.value(request.metric) > current.value(request.metric)
         steps.append(Step(len(steps) + 1, unit, better and not over, score, cost,
-                          over or ("better" if better else "no gain: kept quantized")))
+                          over or ("better" if better else "no gain")))
         if progress is not None:
             progress("partial", len(steps), len(ranking))
         if over:
