@@ -62,7 +62,8 @@ def command(model: Path, target: str | None, mode: str, direction: str, metric: 
 
     \b
     --json: schema_version, command "sensitivity", model, target, mode, direction, metric, ranked_by, inputs,
-      reference, samples, random_inputs, base (global: the model as it is: snr_db, cosine, mse, worst, added_db),
+      reference, samples, random_inputs, base (global: the model as it is: snr_db, cosine, mse of the worst slice,
+      worst, added_db, outputs[] {name, snr_db, cosine, mse} of each whole output),
       layers[] and groups[] ranked ({rank, id, kind, name, op_type, nodes, key, in_float, only_quantized,
       local {own, accumulated: {snr_db, cosine, mse}} | unified {policy: score}, local {added_db}}),
       tensors[] (local: per activation Q, onnxruntime qdq_loss_debug's qdq_err and xmodel_err), notes.

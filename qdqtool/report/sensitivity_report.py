@@ -115,7 +115,17 @@ def sensitivity_status(result: SensitivityResult) -> str:
 def _score_dict(score: Score | None) -> dict | None:
     if score is None:
         return None
-    return {k: (_finite(v) if isinstance(v, float) else v) for k, v in score.to_dict().items()}
+
+    def clean(value):
+        if isinstance(value, float):
+            return _finite(value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return clean(score.to_dict())
 
 
 def _energy_dict(energy) -> dict:

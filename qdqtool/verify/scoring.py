@@ -47,6 +47,7 @@ class Score:
     mse: float  # the MSE of the slice with the lowest SNR
     worst: str  # where that is: "output" or "output, slice"
     added_db: float  # the most this model added to the original's error on any slice (negative: it removed some)
+    outputs: tuple[tuple[str, float, float, float], ...] = ()  # per output, whole: (name, SNR dB, cosine, MSE)
 
     def value(self, metric: str) -> float:
         """The figure ``metric`` ranks by, larger is better (MSE negated)."""
@@ -54,7 +55,8 @@ class Score:
 
     def to_dict(self) -> dict[str, float | str]:
         return {"snr_db": self.snr_db, "cosine": self.cosine, "mse": self.mse, "worst": self.worst,
-                "added_db": self.added_db}
+                "added_db": self.added_db,
+                "outputs": [{"name": n, "snr_db": snr, "cosine": cos, "mse": mse} for n, snr, cos, mse in self.outputs]}
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,19 @@ class _State:
                     continue
                 accumulators.setdefault(name, OutputErrors(r.shape, self.splits.get(name))).add(r, o, e, k)
         found: list[tuple[str, SliceCheck]] = []
+        per_output = []
         for name, acc in accumulators.items():
             result = acc.result(name)
             found += [(name, result.overall)] + [(f"{name}, {s.label}", s) for s in result.slices]
+            whole = result.overall.edited
+            per_output.append((name, whole.snr_db, whole.cosine, whole.mse))
         if not found:
             raise BadInputError("no output of the model can be compared with float (none is a float tensor of the "
                                 "reference's shape)")
         where, worst = min(found, key=lambda item: item[1].edited.snr_db)
         added = max(s.added_db for _, s in found)
-        return Score(worst.edited.snr_db, min(s.edited.cosine for _, s in found), worst.edited.mse, where, added)
+        return Score(worst.edited.snr_db, min(s.edited.cosine for _, s in found), worst.edited.mse, where, added,
+                     tuple(per_output))
 
     def run(self, model: onnx.ModelProto) -> list[list[np.ndarray]]:
         try:

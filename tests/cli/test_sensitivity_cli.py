@@ -30,6 +30,8 @@ def test_sensitivity_json_ranks_every_layer_and_group(qdqtool, yolo, tmp_path):
     keys = [r["key"] for r in doc["layers"]]
     assert keys == sorted(keys, reverse=True)
     assert all({"in_float", "local"} <= set(r) for r in doc["layers"])
+    assert [o["name"] for o in doc["base"]["outputs"]] == ["outputs"]  # per output, beside the worst slice
+    assert doc["base"]["snr_db"] <= doc["base"]["outputs"][0]["snr_db"]
     assert len(doc["groups"]) == 6 and all(set(r["unified"]) == {"max", "output"} for r in doc["groups"])
     assert doc["tensors"] and all("qdq_err" in t for t in doc["tensors"])
 

@@ -158,6 +158,11 @@ def test_partial_reaches_the_target_with_fewer_float_layers_than_model_order(tex
     assert result.final.cosine >= target > result.base.cosine
     taken = len(result.floated)
     assert 1 <= taken <= len(result.steps)
+    current = result.base.cosine
+    for step in result.steps:  # re-measured: a layer stays in float only if the whole model got better
+        assert step.kept == (step.score.cosine > current), step
+        current = step.score.cosine if step.kept else current
+    assert [s.unit for s in result.steps if s.kept] == result.floated
     assert all(s.cost.kernels >= 0 and s.cost.precisions.get(s.unit.name) for s in result.steps)
 
     def layers_needed(order: list[str], limit: int) -> int:
