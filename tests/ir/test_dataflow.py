@@ -1,10 +1,13 @@
-"""The networkx view of the index (qdqtool.ir.dataflow): its edges are real reads, removed nodes are not in it."""
+"""The networkx view of the index (qdqtool.ir.dataflow): its edges are real reads, removed nodes are not in it, and
+downstream() is the transitive closure over the readers of a tensor."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import onnx
 
-from qdqtool.ir.dataflow import dataflow_graph
+from qdqtool.ir.dataflow import dataflow_graph, downstream
 from qdqtool.ir.index import GraphIndex
 from tests.fixtures import models as M
 
@@ -21,6 +24,18 @@ def edited_yolov6() -> tuple[onnx.ModelProto, GraphIndex, list[int]]:
         index.remove_nodes([q, dq])
         removed += [q, dq]
     return model, index, removed
+
+
+def readers_by_scan(model: onnx.ModelProto, index: GraphIndex) -> dict[int, set[int]]:
+    """Node id -> ids of the nodes reading one of its outputs, by brute force over ``model.graph.node``."""
+    live = index.live_ids()
+    made_by = {t: i for i, node in zip(live, model.graph.node, strict=True) for t in node.output}
+    readers: dict[int, set[int]] = defaultdict(set)
+    for i, node in zip(live, model.graph.node, strict=True):
+        for t in node.input:
+            if t in made_by:
+                readers[made_by[t]].add(i)
+    return readers
 
 
 def test_every_edge_is_a_tensor_its_producer_writes_and_its_reader_reads():
@@ -47,3 +62,27 @@ def test_removed_nodes_are_absent():
     assert sorted(flow.nodes) == index.live_ids()
     assert not set(removed) & set(flow.nodes)
     assert not any(a in removed or b in removed for a, b in flow.edges())
+
+
+def test_downstream_is_the_transitive_closure_over_readers():
+    """downstream() of a node (or of several) equals a brute-force transitive closure over the readers of its
+    outputs, the start nodes excluded."""
+    model, index, _ = edited_yolov6()
+    flow = dataflow_graph(index)
+    readers = readers_by_scan(model, index)
+
+    def closure(starts: list[int]) -> set[int]:
+        seen: set[int] = set()
+        todo = list(starts)
+        while todo:
+            for r in readers.get(todo.pop(), ()):
+                if r not in seen:
+                    seen.add(r)
+                    todo.append(r)
+        return seen - set(starts)
+
+    live = index.live_ids()
+    for node_id in live:
+        assert downstream(flow, [node_id]) == closure([node_id]), index.name_of(node_id)
+    for starts in ([live[0], live[5]], [live[40], live[3], live[41]], index.of_type("Concat")):
+        assert downstream(flow, starts) == closure(starts)
