@@ -6,6 +6,11 @@ session and one inference per sample. ``jobs`` worker processes score variants s
 copy of that state and single-threaded sessions (spawned, not forked: ONNX Runtime's thread pools do not survive a
 fork).
 
+In one process, a layer put in float near the head of the model is not run whole: only the nodes the edit changed
+and those downstream of them (`qdqtool.surgery.downstream`), fed the original model's activations where they read
+from upstream, cached per sample once for all variants (up to `CACHE_BYTES`), when that region is at most
+`MAX_SHARE` of the model.
+
 A variant's `Score` is its error against float on the **worst slice** of any output, as the numeric check judges
 (`qdqtool.verify.numerics`): SNR (dB), cosine and MSE, and what it added to the original model's error (dB,
 negative when it removed error).
@@ -25,7 +30,11 @@ import onnx
 from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError, CheckFailed, first_line
 from qdqtool.io.data.dataset import Dataset
+from qdqtool.ir.dataflow import dataflow_graph
+from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.qdq import QParams
+from qdqtool.surgery.downstream import Region, changed_region, float_region, region_model
+from qdqtool.surgery.layerwise import with_outputs
 from qdqtool.surgery.merge import merge_scales
 from qdqtool.surgery.partial import float_layers, quantized_only
 from qdqtool.verify.metrics import SliceCheck
@@ -34,6 +43,8 @@ from qdqtool.verify.reference import FloatReference
 from qdqtool.verify.session import SessionError, ort_session
 
 METRICS = ("snr", "cosine", "mse")
+MAX_SHARE = 0.6  # run only the changed region when it has at most this share of the nodes
+CACHE_BYTES = 2 << 30  # the original's activations kept for those regions, all samples together
 
 Progress = Callable[[str, int | None, int | None], None]
 
@@ -173,7 +184,7 @@ class Scorer:
             progress(what, 0, total)
         results: Iterable[Score]
         if self.jobs == 1 or total < 2:
-            results = (self._state.score(v) for v in variants)
+            results = self._in_process(variants)
             pool = None
         else:
             state = self._state
@@ -190,6 +201,73 @@ class Scorer:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+
+
+    def _in_process(self, variants: list[Variant]) -> Iterator[Score]:
+        """Score each variant here; layers in float near the head run only their changed region."""
+        state = self._state
+        index = GraphIndex(state.model)
+        flow = dataflow_graph(index)
+        planned = [float_region(index, flow, list(v.layers)) for v in variants if v.kind == "float"]
+        cache = _RegionCache(state, [r for r in planned if r.share <= MAX_SHARE and r.outputs])
+        for variant in variants:
+            model = variant.build(state.model)
+            region = changed_region(state.model, model) if variant.kind == "float" and cache.activations else None
+            if region is not None and region.share <= MAX_SHARE and region.outputs and cache.covers(region):
+                yield state.score_outputs(cache.run(model, region))
+            else:
+                yield state.score_outputs(state.run(model))
+
+
+class _RegionCache:
+    """The original model's activations that the chosen regions read, per sample (see the module docstring)."""
+
+    def __init__(self, state: _State, regions: list[Region]) -> None:
+        self.state = state
+        self.activations: list[dict[str, np.ndarray]] = []
+        self.kept: set[str] = set()
+        if not regions:
+            return
+        wanted = sorted({t for r in regions for t in r.frontier} - set(state.feeds[0]))
+        self._session, _ = ort_session(with_outputs(state.model, wanted), qdq_propagation=False, arena=False)
+        probe = dict(zip(wanted, self._original(wanted, state.feeds[0]), strict=True))
+        budget = CACHE_BYTES / len(state.feeds)
+        for region in sorted(regions, key=lambda r: r.share):  # the cheapest regions first, while memory lasts
+            new = set(region.frontier) - self.kept - set(state.feeds[0])
+            cost = sum(probe[t].nbytes for t in new)
+            if cost > budget:
+                continue
+            budget -= cost
+            self.kept |= new
+        names = sorted(self.kept)
+        self.activations = [{**feed, **dict(zip(names, self._original(names, feed), strict=True))}
+                            for feed in state.feeds]
+
+    def _original(self, names: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._session.run(names, feed) if names else []
+
+    def covers(self, region: Region) -> bool:
+        return bool(self.activations) and all(t in self.activations[0] for t in region.frontier)
+
+    def run(self, model: onnx.ModelProto, region: Region) -> list[list[np.ndarray]]:
+        """The variant's outputs: the region's from its own small model, the rest the original's."""
+        state = self.state
+        sub = region_model(model, region, {t: self.activations[0][t].dtype for t in region.frontier})
+        try:
+            session, _ = ort_session(sub, threads=state.threads, qdq_propagation=False)
+        except SessionError as err:
+            raise CheckFailed(f"ONNX Runtime cannot run a variant of the model: {err}") from None
+        outputs = []
+        for k, activations in enumerate(self.activations):
+            try:
+                produced = dict(zip(region.outputs, session.run(list(region.outputs),
+                                                                {t: activations[t] for t in region.frontier}),
+                                    strict=True))
+            except Exception as err:  # noqa: BLE001 - ORT raises many types
+                raise CheckFailed(f"ONNX Runtime failed on a variant of the model: {first_line(err)}") from None
+            outputs.append([produced.get(name, original) for name, original in
+                            zip(state.names, state.original[k], strict=True)])
+        return outputs
 
 
 _WORKER: _State | None = None

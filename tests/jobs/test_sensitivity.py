@@ -111,7 +111,8 @@ def test_rankings_are_deterministic_and_the_top_unit_helps_more_than_the_bottom(
     assert top.key > bottom.key
     model = onnx.load(path)
     scorer = Scorer(model, in_memory(feeds, model, "pages"), FloatReference.for_model(path))
-    assert scorer.score(Variant("float", (top.unit.name,))).snr_db == pytest.approx(top.in_float.snr_db)
+    # the ranking ran only the changed region of each variant: the same up to rounding of differently fused kernels
+    assert scorer.score(Variant("float", (top.unit.name,))).snr_db == pytest.approx(top.in_float.snr_db, abs=0.05)
     assert all(r.local is not None and r.local.own.count for r in first.layers)
     assert all(r.unified and r.group_local is not None for r in first.groups)
 
