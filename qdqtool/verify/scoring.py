@@ -128,14 +128,7 @@ class _State:
                      tuple(per_output))
 
     def run(self, model: onnx.ModelProto) -> list[list[np.ndarray]]:
-        try:
-            session, _ = ort_session(model, threads=self.threads, qdq_propagation=False)
-        except SessionError as err:
-            raise CheckFailed(f"ONNX Runtime cannot run a variant of the model: {err}") from None
-        try:
-            return [session.run(self.names, feed) for feed in self.feeds]
-        except Exception as err:  # noqa: BLE001 - ORT raises many types
-            raise CheckFailed(f"ONNX Runtime failed on a variant of the model: {first_line(err)}") from None
+        return _run_variant(model, self.threads, self.names, self.feeds)
 
     def score(self, variant: Variant) -> Score:
         return self.score_outputs(self.run(variant.build(self.model)))
@@ -253,21 +246,27 @@ class _RegionCache:
         """The variant's outputs: the region's from its own small model, the rest the original's."""
         state = self.state
         sub = region_model(model, region, {t: self.activations[0][t].dtype for t in region.frontier})
-        try:
-            session, _ = ort_session(sub, threads=state.threads, qdq_propagation=False)
-        except SessionError as err:
-            raise CheckFailed(f"ONNX Runtime cannot run a variant of the model: {err}") from None
+        feeds = [{t: activations[t] for t in region.frontier} for activations in self.activations]
         outputs = []
-        for k, activations in enumerate(self.activations):
-            try:
-                produced = dict(zip(region.outputs, session.run(list(region.outputs),
-                                                                {t: activations[t] for t in region.frontier}),
-                                    strict=True))
-            except Exception as err:  # noqa: BLE001 - ORT raises many types
-                raise CheckFailed(f"ONNX Runtime failed on a variant of the model: {first_line(err)}") from None
+        for k, run in enumerate(_run_variant(sub, state.threads, list(region.outputs), feeds)):
+            produced = dict(zip(region.outputs, run, strict=True))
             outputs.append([produced.get(name, original) for name, original in
                             zip(state.names, state.original[k], strict=True)])
         return outputs
+
+
+def _run_variant(model: onnx.ModelProto, threads: int | None, names: list[str],
+                 feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+    """``names`` of ``model`` on every feed, in a new session; ONNX Runtime's refusal as CheckFailed (a variant
+    qdqtool built from the input, which did run)."""
+    try:
+        session, _ = ort_session(model, threads=threads, qdq_propagation=False)
+    except SessionError as err:
+        raise CheckFailed(f"ONNX Runtime cannot run a variant of the model: {err}") from None
+    try:
+        return [session.run(names, feed) for feed in feeds]
+    except Exception as err:  # noqa: BLE001 - ORT raises many types
+        raise CheckFailed(f"ONNX Runtime failed on a variant of the model: {first_line(err)}") from None
 
 
 _WORKER: _State | None = None
