@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from qdqtool.analysis.groups import Analysis, GroupStatus
 from qdqtool.analysis.rules import RuleSet
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import is_dq, is_q
+from qdqtool.ir.qdq import dequantized_q
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,6 @@ def group_units(analysis: Analysis) -> list[Unit]:
 
 
 def _quantized_activation(index: GraphIndex, tensor: str) -> bool:
-    """``tensor`` is a DQ's output whose data comes from a Q (not a DQ of stored weights)."""
-    dq = index.producer.get(tensor)
-    if dq is None or not is_dq(index.node_at(dq)):
-        return False
-    q = index.producer.get(index.inputs[dq][0])
-    return q is not None and is_q(index.node_at(q)) and not index.is_fixed(index.inputs[q][0])
+    """``tensor`` is a DQ's output whose data comes from a Q of an activation (not of weights)."""
+    q = dequantized_q(index, tensor)
+    return q is not None and not index.is_fixed(index.inputs[q][0])

@@ -51,6 +51,16 @@ def is_dq(node: onnx.NodeProto) -> bool:
     return node.op_type == "DequantizeLinear" and node.domain in DEFAULT_DOMAINS
 
 
+def dequantized_q(index: GraphIndex, tensor: str) -> int | None:
+    """The Q of the pair Q -> DQ whose DQ writes ``tensor`` (its id), or None: ``tensor`` is not a DQ's output, or
+    the DQ reads stored integers rather than a Q."""
+    dq = index.producer.get(tensor)
+    if dq is None or not is_dq(index.node_at(dq)):
+        return None
+    q = index.producer.get(index.inputs[dq][0])
+    return q if q is not None and is_q(index.node_at(q)) else None
+
+
 class ParamsKey(NamedTuple):
     """What equality of parameters means: bit-equal scales and zero points of one type, axis and block size.
 

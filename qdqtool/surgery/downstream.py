@@ -11,7 +11,7 @@ the original by name and inputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import networkx as nx
@@ -21,7 +21,7 @@ from onnx import helper
 
 from qdqtool.ir.dataflow import dataflow_graph, downstream
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import is_dq, is_q
+from qdqtool.ir.qdq import dequantized_q, is_dq
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,18 @@ def changed_region(original: onnx.ModelProto, edited: onnx.ModelProto) -> Region
     live = index.live_ids()
     changed = [i for i in live if before.get(index.name_of(i)) != tuple(index.inputs[i])]
     flow: nx.MultiDiGraph = dataflow_graph(index)
-    region = set(changed) | downstream(flow, changed)
-    producers_in = {t for i in region for t in index.outputs[i]}
-    frontier = dict.fromkeys(t for i in sorted(region) for t in index.inputs[i]
-                             if t and t not in producers_in and not index.is_fixed(t))
-    outputs = tuple(o.name for o in edited.graph.output if o.name in producers_in)
-    share = len(region) / max(1, len(live))
+    return _region(index, set(changed) | downstream(flow, changed))
+
+
+def _region(index: GraphIndex, region: set[int], read: Callable[[int, str], str] = lambda node_id, tensor: tensor,
+            ) -> Region:
+    """The Region of these nodes: what they read from outside (``read`` says which tensor a node's input stands
+    for), the graph outputs they make, their share of the model; DQs pulled in, constants' makers added."""
+    produced = {t for i in region for t in index.outputs[i]}
+    frontier = dict.fromkeys(read(i, t) for i in sorted(region) for t in index.inputs[i]
+                             if t and t not in produced and not index.is_fixed(t))
+    outputs = tuple(o.name for o in index.graph.output if o.name in produced)
+    share = len(region) / max(1, len(index.live_ids()))
     region, frontier = _pull_dequantizers(index, region, frontier)
     return Region(tuple(sorted(_with_constants(index, region))), tuple(frontier), outputs, share)
 
@@ -101,21 +107,10 @@ def float_region(index: GraphIndex, flow: nx.MultiDiGraph, layers: list[str]) ->
     """What `changed_region` will find for ``layers`` put in float, read off the original model (so the
     activations it needs can be cached before any variant is built): the layers and their descendants; the
     frontier with each quantized input replaced by the float tensor its Q reads."""
-    starts = [index.find(name) for name in layers]
-    region = set(starts) | downstream(flow, starts)
-    producers_in = {t for i in region for t in index.outputs[i]}
-    frontier: dict[str, None] = {}
-    for i in sorted(region):
-        for t in index.inputs[i]:
-            if not t or t in producers_in or index.is_fixed(t):
-                continue
-            dq = index.producer.get(t)
-            q = index.producer.get(index.inputs[dq][0]) if dq is not None and is_dq(index.node_at(dq)) else None
-            if i in starts and q is not None and is_q(index.node_at(q)):
-                t = index.inputs[q][0]  # the layer in float reads the Q's input (or a Clip of it)
-            frontier[t] = None
-    live = len(index.live_ids())
-    outputs = tuple(o.name for o in index.graph.output if o.name in producers_in)
-    share = len(region) / max(1, live)
-    region, frontier = _pull_dequantizers(index, region, frontier)
-    return Region(tuple(sorted(_with_constants(index, region))), tuple(frontier), outputs, share)
+    starts = {index.find(name) for name in layers}
+
+    def read(node_id: int, tensor: str) -> str:
+        q = dequantized_q(index, tensor) if node_id in starts else None
+        return index.inputs[q][0] if q is not None else tensor  # in float it reads the Q's input (or a Clip of it)
+
+    return _region(index, starts | downstream(flow, starts), read)

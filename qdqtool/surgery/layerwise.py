@@ -18,7 +18,7 @@ import onnx
 from onnx import helper
 
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import is_dq, is_q
+from qdqtool.ir.qdq import dequantized_q, is_dq
 
 
 def layerwise_model(model: onnx.ModelProto, layers: list[str],
@@ -61,8 +61,7 @@ def layerwise_model(model: onnx.ModelProto, layers: list[str],
                     dq_inputs = [constant_input(t) if t else "" for t in index.inputs[dq]]
                     nodes.append(_copy(index.node_at(dq), dq_inputs, [copied[tensor]]))
                 feeds.append(copied[tensor])
-            elif dq is not None and is_dq(index.node_at(dq)) and (q := index.producer.get(index.inputs[dq][0])) \
-                    is not None and is_q(index.node_at(q)):
+            elif (q := dequantized_q(index, tensor)) is not None:
                 source = index.inputs[q][0]
                 if index.is_constant(source):  # a weight quantized in the graph: Q(W) -> DQ
                     source = constant_input(source)

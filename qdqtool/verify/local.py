@@ -34,7 +34,7 @@ from qdqtool.analysis.units import Unit
 from qdqtool.errors import BadInputError, CheckFailed, first_line
 from qdqtool.io.data.dataset import Dataset
 from qdqtool.ir.index import GraphIndex
-from qdqtool.ir.qdq import QRANGE, QParams, is_dq, is_q, read_params
+from qdqtool.ir.qdq import QRANGE, QParams, dequantized_q, is_dq, is_q, read_params
 from qdqtool.surgery.float_reference import float_reference
 from qdqtool.surgery.layerwise import layerwise_model, with_outputs
 from qdqtool.surgery.policy import choose_params
@@ -224,8 +224,8 @@ def _float_inputs(index: GraphIndex, layer: str) -> list[str]:
             continue
         dq = index.producer.get(tensor)
         if dq is not None and is_dq(index.node_at(dq)):
-            q = index.producer.get(index.inputs[dq][0])
-            if q is not None and is_q(index.node_at(q)) and not index.is_constant(index.inputs[q][0]):
+            q = dequantized_q(index, tensor)
+            if q is not None and not index.is_constant(index.inputs[q][0]):
                 found.append(index.inputs[q][0])
         else:
             found.append(tensor)
