@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.merge_scaling import best_of  # noqa: E402
 from qdqtool.jobs.merge import MergeRequest, checked_merge  # noqa: E402
 from tests.fixtures.builder import GraphBuilder  # noqa: E402
 
@@ -38,15 +38,6 @@ def residual_chain(blocks: int) -> onnx.ModelProto:
         x = b.relu(b.add(y, x, f"b{i}.add"), f"b{i}.relu2")
     b.output(x)
     return b.build()
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(blocks: int, folder: Path, repeat: int) -> str:
