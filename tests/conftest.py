@@ -93,28 +93,29 @@ def trained_feeds():
     return get
 
 
+def _drawn(tmp_path_factory, kind: str, draw, size: tuple[int, int]) -> Path:
+    """A folder of 6 images ``draw`` makes (seed 0), ``000.png``…``005.png``."""
+    folder = tmp_path_factory.mktemp(f"{kind}_images")
+    trained.save_images(draw(6, size, seed=0), folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def text_image_dir(tmp_path_factory) -> Path:
     """A folder of 6 drawn text pages, ``000.png``…``005.png`` (480 x 480, seed 0: `trained.text_pages`)."""
-    folder = tmp_path_factory.mktemp("text_images")
-    trained.save_images(trained.text_images(6, (480, 480), seed=0), folder)
-    return folder
+    return _drawn(tmp_path_factory, "text", trained.text_images, (480, 480))
 
 
 @pytest.fixture(scope="session")
 def document_image_dir(tmp_path_factory) -> Path:
     """A folder of 6 drawn document pages, ``000.png``…``005.png`` (608 x 800, seed 0: `trained.document_pages`)."""
-    folder = tmp_path_factory.mktemp("document_images")
-    trained.save_images(trained.document_images(6, (608, 800), seed=0), folder)
-    return folder
+    return _drawn(tmp_path_factory, "document", trained.document_images, (608, 800))
 
 
 @pytest.fixture(scope="session")
 def shape_image_dir(tmp_path_factory) -> Path:
     """A folder of 6 drawn shape images (320 x 320, seed 0: `trained.shape_images`)."""
-    folder = tmp_path_factory.mktemp("shape_images")
-    trained.save_images(trained.shape_images(6, (320, 320), seed=0), folder)
-    return folder
+    return _drawn(tmp_path_factory, "shape", trained.shape_images, (320, 320))
 
 
 @pytest.fixture(scope="session")
