@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from qdqtool.report.numbers import db, signed_db
+
 if TYPE_CHECKING:  # for type hints only
     from qdqtool.verify.numerics import NumericCheck
 
@@ -15,10 +17,6 @@ HEADER = ["output", "slice", "cosine vs float", "SNR dB vs float", "max |err| vs
 NUMERIC = {2, 3, 4, 5, 6, 7}  # right-aligned columns
 ADDED = 5
 MAX_ERR = 4  # left out of the terminal table (in --json and the HTML page)
-
-
-def _db(value: float) -> str:
-    return f"{value:.1f}" if math.isfinite(value) else ("inf" if value > 0 else "-inf")
 
 
 def title(check: NumericCheck) -> str:
@@ -38,9 +36,9 @@ def check_rows(check: NumericCheck) -> list[tuple[list[str], bool]]:
             over = math.isnan(s.added_db) or s.added_db > check.max_added_db
             rows.append(([
                 o.name if s is o.overall else "", s.label, f"{s.original.cosine:.6f} -> {s.edited.cosine:.6f}",
-                f"{_db(s.original.snr_db)} -> {_db(s.edited.snr_db)}",
+                f"{db(s.original.snr_db)} -> {db(s.edited.snr_db)}",
                 f"{s.original.max_abs:.4g} -> {s.edited.max_abs:.4g}",
-                f"{s.added_db:+.2f}" if math.isfinite(s.added_db) else str(s.added_db),
+                signed_db(s.added_db),
                 str(s.worst_sample) if check.samples > 1 else "-", f"{s.vs_original.cosine:.6f}",
             ], over))
     return rows

@@ -9,22 +9,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from qdqtool.report.numbers import db, signed_db
+
 if TYPE_CHECKING:  # for type hints only: report renders what a job returned
     from qdqtool.jobs.partial import Cost, PartialResult, Step
     from qdqtool.jobs.sensitivity import SensitivityResult, UnitRow
     from qdqtool.verify.scoring import Score
 
 
-def _db(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return "inf" if math.isinf(value) and value > 0 else ("-inf" if math.isinf(value) else f"{value:.2f}")
-
-
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.2f}" if math.isfinite(value) else str(value)
+def _db(value: float) -> str:
+    return db(value, 2)
 
 
 def _finite(value: float) -> float | None:
@@ -78,7 +72,7 @@ def _layers_table(result: SensitivityResult, top: int | None) -> Table:
         cells = [str(row.rank), row.unit.id, row.unit.name, row.unit.op_type]
         if has_float:
             f = row.in_float
-            cells += [_db(f.snr_db) if f else "-", _signed(f.snr_db - base.snr_db) if f and base else "-"]
+            cells += [_db(f.snr_db) if f else "-", signed_db(f.snr_db - base.snr_db) if f and base else "-"]
         if has_only:
             cells.append(_db(row.only_quantized.snr_db) if row.only_quantized else "-")
         if has_local:
@@ -99,9 +93,9 @@ def _groups_table(result: SensitivityResult) -> Table:
         table.add_column("local: added dB", justify="right")
     for row in result.groups:
         cells = [str(row.rank), row.unit.id, row.unit.op_type, f"{len(row.unit.nodes)}: {row.unit.name}"]
-        cells += [_signed(row.unified[p].added_db) if p in row.unified else "-" for p in policies]
+        cells += [signed_db(row.unified[p].added_db) if p in row.unified else "-" for p in policies]
         if has_local:
-            cells.append(_signed(row.group_local.added_db) if row.group_local else "-")
+            cells.append(signed_db(row.group_local.added_db) if row.group_local else "-")
         table.add_row(*cells)
     return table
 
