@@ -150,7 +150,7 @@ def run_partial(request: PartialRequest, progress: Progress | None = None) -> Pa
     ranking, ranked_by = _ranking(model, layers, scorer, prepared, request, progress)
     steps: list[Step] = []
     floated: list[Unit] = []
-    current, current_cost = base, base_cost
+    current, current_cost, kept_model = base, base_cost, model
     limit = request.keep_float if request.keep_float is not None else len(ranking)
     for unit in ranking:
         if request.reached(current) or len(floated) >= limit:
@@ -167,7 +167,7 @@ def run_partial(request: PartialRequest, progress: Progress | None = None) -> Pa
             break
         if better:
             floated.append(unit)
-            current, current_cost = score, cost
+            current, current_cost, kept_model = score, cost, candidate
     result = PartialResult(request=request, base=base, base_cost=base_cost, steps=steps, floated=floated,
                            final=current, final_cost=current_cost, ranked_by=ranked_by,
                            inputs=prepared.data.label, reference=prepared.reference.label, samples=scorer.samples)
@@ -176,9 +176,8 @@ def run_partial(request: PartialRequest, progress: Progress | None = None) -> Pa
                             "a trained model; give real samples with --inputs")
     if result.reached is False:
         return result  # nothing written: the FAILED line says what the best was
-    final = float_layers(model, [u.name for u in floated]) if floated else model
     try:
-        with staged_model(final, request.output_path(), external_data=loaded.external_data,
+        with staged_model(kept_model, request.output_path(), external_data=loaded.external_data,
                           size_hint=Path(request.model).stat().st_size) as staged:
             result.notes += checker_notes(staged.path, request.model, "partial")
             if floated:

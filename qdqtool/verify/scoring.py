@@ -151,8 +151,7 @@ class Scorer:
         reference_out = [reference.outputs(feed) for feed in feeds]
         names = [o.name for o in model.graph.output]
         self.jobs = max(1, jobs)
-        self.data_label, self.reference_label, self.samples = data.label, reference.label, len(feeds)
-        self.random = data.random
+        self.samples = len(feeds)
         self._state = _State(model, feeds, names, reference_out, [], concat_splits(model, names),
                              None if self.jobs == 1 else 1)
         try:
