@@ -142,6 +142,12 @@ class QParams:
         """The (first) zero point as a Python int."""
         return self.key.zero_point if self.one_value else int(self.zero_point.reshape(-1)[0])
 
+    @property
+    def starts_at_zero(self) -> bool:
+        """Per tensor, with the zero point at the type's minimum: the range is [0, max], which also does a Relu's
+        clipping (onnxruntime's quantizer removes a Relu or Clip(0, 6) in front of such a Q)."""
+        return self.per_tensor and self.dtype in QRANGE and self.zero_point_value == QRANGE[self.dtype][0]
+
     def represented_range(self) -> tuple[float, float]:
         """The real-valued interval a per-tensor quantizer can represent."""
         qmin, qmax = QRANGE[self.dtype]

@@ -26,7 +26,7 @@ import onnx
 from qdqtool.ir.editor import GraphEditor
 from qdqtool.ir.index import GraphIndex
 from qdqtool.ir.names import unique_name
-from qdqtool.ir.qdq import QRANGE, is_dq, is_q, read_params
+from qdqtool.ir.qdq import is_dq, is_q, read_params
 
 
 def float_inputs(model: onnx.ModelProto, readers: Collection[str] | None = None,
@@ -118,8 +118,7 @@ class _Dequantizer:
             return self.sources[key]
         source = index.inputs[q][0]
         params = read_params(index, index.node_at(q))
-        if params is not None and params.per_tensor and params.dtype in QRANGE and not index.is_constant(source) \
-                and params.zero_point_value == QRANGE[params.dtype][0]:
+        if params is not None and params.starts_at_zero and not index.is_constant(source):
             low, high = params.represented_range()
             name = unique_name(f"{source}.clip", self.taken)
             scale_type = np.asarray(params.scale).dtype

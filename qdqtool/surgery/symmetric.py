@@ -69,7 +69,7 @@ def _relu_before_clipping_qs(model: onnx.ModelProto) -> None:
     """A Relu in front of each Q to rewrite whose range starts at 0 (structure first, through the editor)."""
     index = GraphIndex(model)
     quantizers, _ = find_activation_quantizers(index)
-    clipping = [q for q in quantizers if _to_rewrite(q) and q.params.zero_point_value == QRANGE[q.params.dtype][0]]
+    clipping = [q for q in quantizers if _to_rewrite(q) and q.params.starts_at_zero]
     if not clipping:
         return
     editor = GraphEditor(model)
