@@ -10,6 +10,44 @@ import pytest
 
 from qdqtool.cli.main import main
 from tests.fixtures import trained
+from tests.tensorrt_real import bindings as trt_bindings
+
+# --- TensorRT's real Python bindings with link-time stand-ins (tests/tensorrt_real) ---
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--trt-bindings", metavar="VERSION", default=None,
+        help="run with TensorRT's real Python bindings of this release (e.g. 10.16.1.11), importable through "
+             "link-time stand-ins for its libraries: what .ci/run does for one 10.x and one 11.x release",
+    )
+
+
+TRT_BINDINGS: trt_bindings.Bindings | None = None
+TRT_BINDINGS_UNAVAILABLE = "not requested: run `pytest -m tensorrt --trt-bindings VERSION` (what .ci/run does)"
+
+
+def pytest_configure(config):
+    global TRT_BINDINGS, TRT_BINDINGS_UNAVAILABLE
+    config.addinivalue_line("markers", "tensorrt: touches the TensorRT API; `pytest -m tensorrt --trt-bindings VERSION`"
+                                       " runs these against TensorRT's real bindings")
+    version = config.getoption("--trt-bindings")
+    if version:
+        try:
+            TRT_BINDINGS = trt_bindings.prepare(version)
+            trt_bindings.activate(TRT_BINDINGS)
+        except trt_bindings.Unavailable as exc:
+            TRT_BINDINGS_UNAVAILABLE = f"TensorRT {version} bindings unavailable: {exc}"
+
+
+@pytest.fixture(scope="session")
+def real_tensorrt():
+    """The real `tensorrt` module of ``--trt-bindings`` (its libraries stood in for); skips with the reason when the
+    run was not asked for it or it could not be set up."""
+    if TRT_BINDINGS is None:
+        pytest.skip(TRT_BINDINGS_UNAVAILABLE)
+    import tensorrt
+
+    return tensorrt
 
 
 @dataclass

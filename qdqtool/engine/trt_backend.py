@@ -52,6 +52,14 @@ from qdqtool._lazy import require
 from qdqtool.engine.backends import BACKENDS, BuildOptions, ProgressSink, output_folder
 from qdqtool.engine.report import SAVED_REPORT, EngineReport
 from qdqtool.engine.trt_report import engine_report_from_trt_json
+from qdqtool.engine.trt_start import (
+    import_tensorrt,
+    major_of,
+    start,
+    strongly_typed_by_default,
+    trtexec_precision_flags,
+    trtexec_version_note,
+)
 from qdqtool.errors import BadInputError, QdqToolError, first_line
 from qdqtool.io.atomic import publish
 from qdqtool.io.data.random_data import random_feed
@@ -60,14 +68,6 @@ from qdqtool.io.onnx_io import graph_inputs
 
 PLAN, LAYERS, PROFILE, TIMING = "engine.plan", "layers.json", "profile.json", "timing.json"
 REPORT = SAVED_REPORT
-STRONGLY_TYPED_ONLY_FROM = 11  # TensorRT 11 builds strongly typed networks only
-
-
-def _major(version: str) -> int:
-    try:
-        return int(version.split(".")[0])
-    except ValueError:
-        raise BadInputError(f"cannot read the TensorRT version {version!r}") from None
 
 
 def resolve_strongly_typed(requested: bool | None, trt_version: str) -> bool:
@@ -75,10 +75,12 @@ def resolve_strongly_typed(requested: bool | None, trt_version: str) -> bool:
 
     Raises BadInputError for a weakly typed build on TensorRT 11 or later, which cannot make one.
     """
-    major = _major(trt_version)
+    if major_of(trt_version) is None:
+        raise BadInputError(f"cannot read the TensorRT version {trt_version!r}")
+    only = strongly_typed_by_default(trt_version)
     if requested is None:
-        return major >= STRONGLY_TYPED_ONLY_FROM
-    if not requested and major >= STRONGLY_TYPED_ONLY_FROM:
+        return only
+    if not requested and only:
         raise BadInputError(
             f"TensorRT {trt_version} builds strongly typed networks only; drop --no-strongly-typed"
         )
@@ -167,12 +169,18 @@ def trt_loaders(model: Path, plan: Path, options: BuildOptions, trt_version: str
                       strongly_typed=strongly_typed)
 
 
-def trtexec_command(model: Path, output: Path, options: BuildOptions) -> str:
-    """The trtexec command that writes the files ``build --backend tensorrt`` would (on a GPU machine)."""
+def trtexec_command(model: Path, output: Path, options: BuildOptions, trt_version: str | None = None) -> str:
+    """The trtexec command that writes the files ``build --backend tensorrt`` would (on a GPU machine).
+
+    Args:
+        trt_version (str): The TensorRT the command is for; None: unknown (the flags then say what differs on 11).
+    """
     parts = [f"trtexec --onnx={model}", f"--saveEngine={output / PLAN}", f"--exportLayerInfo={output / LAYERS}",
              f"--exportProfile={output / PROFILE}", f"--exportTimes={output / TIMING}",
              "--profilingVerbosity=detailed", "--separateProfileRun"]
-    parts.append("--stronglyTyped" if options.strongly_typed else "--int8 --fp16")
+    flags = trtexec_precision_flags(options.strongly_typed, trt_version)
+    if flags:
+        parts.append(flags)
     if options.input_shapes:
         shapes = _shapes(model, options.input_shapes)
         parts.append("--shapes=" + ",".join(f"{n}:{'x'.join(map(str, s))}" for n, s in shapes.items()))
@@ -185,13 +193,21 @@ def trtexec_command(model: Path, output: Path, options: BuildOptions) -> str:
     return " ".join(parts)
 
 
-def require_tensorrt(model: Path, output: Path, options: BuildOptions) -> Any:
-    """Import TensorRT, or raise MissingDependencyError naming the extra and the equivalent trtexec command."""
-    flags = " (--stronglyTyped instead of --int8 --fp16 on TensorRT 11)" if options.strongly_typed is None else ""
+def gpu_route(model: Path, output: Path, options: BuildOptions, trt_version: str | None) -> str:
+    """What to do without a usable GPU here: the trtexec command for a GPU machine, and the CPU predictor."""
     predictor = "; or predict on this CPU with `--backend trt-sim`" if "trt-sim" in BACKENDS else ""
-    route = (f"on a machine with an NVIDIA GPU, write the same files with `{trtexec_command(model, output, options)}`"
-             f"{flags} and read them with `qdqtool inspect {output}`{predictor}")
-    return require("tensorrt", "--backend tensorrt", route=route)
+    return (f"on a machine with an NVIDIA GPU, write the same files with "
+            f"`{trtexec_command(model, output, options, trt_version)}`{trtexec_version_note(trt_version)} and read "
+            f"them with "
+            f"`qdqtool inspect {output}`{predictor}")
+
+
+def require_tensorrt(model: Path, output: Path, options: BuildOptions) -> Any:
+    """Import TensorRT and start a builder, or raise a one-line error with the GPU route that fits what is installed
+    (MissingDependencyError without TensorRT or with a too old Polygraphy, TensorRtUnusable without a GPU)."""
+    trt = import_tensorrt("--backend tensorrt", gpu_route(model, output, options, None))
+    start(trt, "--backend tensorrt", gpu_route(model, output, options, trt.__version__))
+    return trt
 
 
 def _progress_monitor(trt: Any, progress: ProgressSink | None) -> Any:
@@ -281,8 +297,9 @@ class EngineReportFromTrt:
                     layers, profile, timing = self._measure(trt, engine, inputs)
             except Exception as err:  # noqa: BLE001 - Polygraphy, TensorRT and CUDA errors alike: no GPU, bad model
                 raise QdqToolError(
-                    f"TensorRT could not build or run {self.model}: {first_line(err)}; without a usable NVIDIA GPU, "
-                    f"write the same files on one with `{trtexec_command(self.model, self.output, opts)}`"
+                    f"TensorRT {trt.__version__} could not build or run {self.model}: {first_line(err)}; on a machine "
+                    f"with a usable NVIDIA GPU, write the same files with "
+                    f"`{trtexec_command(self.model, self.output, opts, trt.__version__)}`"
                 ) from None
             files = {LAYERS: layers, PROFILE: profile, TIMING: timing or None}  # no timing.json without timed runs
             for name, data in files.items():
@@ -334,21 +351,36 @@ class TrtTimer:
         require_tensorrt(self.model, self.output, self.options)
         self._inputs = random_feed(model_inputs(onnx.load(str(self.model), load_external_data=False),
                                                 self.options.input_shapes), self.options.seed)
-        with G_LOGGER.verbosity():
-            self._runner = TrtRunner(EngineFromPath(str(self.output / PLAN)))
-            self._runner.activate()
+        try:
+            with G_LOGGER.verbosity():
+                self._runner = TrtRunner(EngineFromPath(str(self.output / PLAN)))
+                self._runner.activate()
+        except Exception as err:  # noqa: BLE001 - Polygraphy, TensorRT and CUDA errors alike
+            self._runner = None
+            raise self._failed("load", err) from None
         return self
 
+    def _failed(self, doing: str, err: BaseException) -> QdqToolError:
+        return QdqToolError(f"TensorRT could not {doing} the engine {self.output / PLAN} for timing: "
+                            f"{first_line(err)}")
+
     def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            with G_LOGGER.verbosity():
-                self._runner.deactivate()
-            self._runner = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            try:
+                with G_LOGGER.verbosity():
+                    runner.deactivate()
+            except Exception as err:  # noqa: BLE001 - a failed free must not hide the error being raised
+                if exc[0] is None:
+                    raise self._failed("free", err) from None
 
     def time(self, runs: int) -> list[float]:
         times = []
-        with G_LOGGER.verbosity():
-            for _ in range(runs):
-                self._runner.infer(self._inputs)
-                times.append(self._runner.last_inference_time() * 1e3)
+        try:
+            with G_LOGGER.verbosity():
+                for _ in range(runs):
+                    self._runner.infer(self._inputs)
+                    times.append(self._runner.last_inference_time() * 1e3)
+        except Exception as err:  # noqa: BLE001 - CUDA errors (out of memory, lost device) mid-run
+            raise self._failed("run", err) from None
         return times

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qdqtool import _lazy
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.trt_report import ProfileInput, TimingInput, engine_report_from_trt_json
+from qdqtool.engine.trt_start import import_tensorrt
 from qdqtool.errors import BadInputError, first_line
 from qdqtool.io import trt_json
 
@@ -128,7 +128,7 @@ def engine_report_from_plan(
         raise BadInputError(f"{path}: no such file (expected a TensorRT engine)")
     data = path.read_bytes()
     check_plan_bytes(data, str(path))
-    trt = _lazy.require("tensorrt", f"reading the engine {path.name}", route=(
+    trt = import_tensorrt(f"reading the engine {path.name}", route=(
         f"on a machine with TensorRT, export what it holds with `trtexec --loadEngine={path} "
         "--exportLayerInfo=layers.json --exportProfile=profile.json --profilingVerbosity=detailed` and run "
         "`qdqtool inspect layers.json --profile profile.json` here"

@@ -58,16 +58,34 @@ def dtype_from_format(fmt: str | None) -> str | None:
     return next((dtype for key, dtype in _DTYPES if key in low), None)
 
 
+def tensor_format(raw: dict) -> str | None:
+    """A layer tensor's format and type as one string: TensorRT <= 10 writes ``"Format/Datatype"`` (``"Row major
+    linear FP32"``), TensorRT 11 splits it into ``"Datatype"`` and ``"Format"``; joined here in that order, as
+    Polygraphy's engine reader does."""
+    combined = raw.get("Format/Datatype")
+    if isinstance(combined, str):
+        return combined
+    parts = [raw.get(key) for key in ("Datatype", "DataType", "Format")]
+    joined = " ".join(str(p) for p in parts if isinstance(p, str) and p)
+    return joined or None
+
+
+def _split_dtype(raw: dict) -> str | None:
+    """TensorRT 11's own ``"Datatype"`` field, which is the type even where ``"Format"`` names another."""
+    value = raw.get("Datatype", raw.get("DataType"))
+    return dtype_from_format(value) if isinstance(value, str) else None
+
+
 def _tensor(raw: Any) -> TensorInfo:
     if not isinstance(raw, dict):
         return TensorInfo(name=str(raw))
     dims = raw.get("Dimensions")
     shape = tuple(int(d) for d in dims) if isinstance(dims, list) and all(isinstance(d, int) for d in dims) else None
-    fmt = raw.get("Format/Datatype")
+    fmt = tensor_format(raw)
     return TensorInfo(
         name=split_profile(normalize_name(str(raw.get("Name", ""))))[0],
         shape=shape,
-        dtype=dtype_from_format(fmt),
+        dtype=_split_dtype(raw) or dtype_from_format(fmt),
         format=fmt,
     )
 

@@ -171,10 +171,18 @@ def layer_info_from_data(data: Any, source: str) -> LayerInfo:
                 raise BadInputError(f'{source}: layer {i} has no "Name"; is this TensorRT layer information?')
     else:
         raise BadInputError(f'{source}: "Layers" mixes names and layer objects; re-export the file')
+    return LayerInfo(source=source, layers=layers, bindings=io_tensor_names(data))
+
+
+def io_tensor_names(data: dict) -> list[str]:
+    """The engine's input and output tensors: TensorRT 10's ``"Bindings"`` (names) or TensorRT 11's
+    ``"I/O Tensors"`` (objects with ``"Name"``, ``"IOMode"``, ``"DataType"``, ...; TensorRT 11 migration guide,
+    "IEngineInspector JSON Output")."""
+    tensors = data.get("I/O Tensors")
+    if isinstance(tensors, list):
+        return [str(t.get("Name", "")) if isinstance(t, dict) else str(t) for t in tensors]
     bindings = data.get("Bindings", [])
-    if not isinstance(bindings, list):
-        bindings = []
-    return LayerInfo(source=source, layers=layers, bindings=[str(b) for b in bindings])
+    return [str(b) for b in bindings] if isinstance(bindings, list) else []
 
 
 def read_layer_info(path: str | os.PathLike) -> LayerInfo:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from qdqtool._lazy import require
 from qdqtool.engine.backends import Backend, BuildOptions, LatencyTimer, ProgressSink, get_backend
 from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.latency import (
@@ -34,6 +33,7 @@ from qdqtool.engine.latency import (
     same_layers_verdict,
 )
 from qdqtool.engine.report import EngineReport
+from qdqtool.engine.trt_start import import_tensorrt, start, trtexec_precision_flags, trtexec_version_note
 from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import save_model
 from qdqtool.jobs.merge import MergeOutcome, MergeRequest, checked_merge
@@ -141,6 +141,24 @@ def _time_both(timer: Callable[..., LatencyTimer], request: CompareRequest, merg
     return judge_latency(rounds_a, rounds_b, request.tolerance, opts.iterations)
 
 
+def _gpu_route(request: CompareRequest, trt_version: str | None) -> str:
+    """compare on a GPU machine by hand. Names only the user's files and folders to create: never the temporary
+    folder this run would have used, which is gone when the message is read."""
+    stem = Path(request.model).stem
+    flags = trtexec_precision_flags(request.build.strongly_typed, trt_version)
+    return (f"merge here with `qdqtool merge {request.model} -o {stem}.merged.onnx`, then on a machine with a GPU "
+            f"build both with `trtexec --onnx=M --saveEngine=D/engine.plan --exportLayerInfo=D/layers.json "
+            f"--exportProfile=D/profile.json --exportTimes=D/timing.json --profilingVerbosity=detailed"
+            f"{' ' + flags if flags else ''}`{trtexec_version_note(trt_version)} (M, D = {request.model}, before "
+            f"and {stem}.merged.onnx, after) and run "
+            "`qdqtool diff before after`; or compare on this CPU with --backend trt-sim")
+
+
+def _start_tensorrt(request: CompareRequest) -> None:
+    trt = import_tensorrt("compare --backend tensorrt", _gpu_route(request, None))
+    start(trt, "compare --backend tensorrt", _gpu_route(request, trt.__version__))
+
+
 def compare(request: CompareRequest, progress: ProgressSink | None = None) -> CompareResult:
     """Merge, build both models, diff and judge (see the module docstring).
 
@@ -152,14 +170,7 @@ def compare(request: CompareRequest, progress: ProgressSink | None = None) -> Co
         raise BadInputError(f"--rounds {request.rounds}: at least {MIN_ROUNDS} interleaved rounds are needed")
     backend = get_backend(request.backend)
     if backend.name == "tensorrt":  # fail before merging, with the whole GPU-less route
-        stem = Path(request.model).stem
-        require("tensorrt", "compare --backend tensorrt", route=(
-            f"merge here with `qdqtool merge {request.model} -o {stem}.merged.onnx`, then on a machine with a GPU "
-            f"build both with `trtexec --onnx=M --saveEngine=D/engine.plan --exportLayerInfo=D/layers.json "
-            f"--exportProfile=D/profile.json --exportTimes=D/timing.json --profilingVerbosity=detailed` (M, D = "
-            f"{request.model}, before and {stem}.merged.onnx, after) and run `qdqtool diff before after`; "
-            "or compare on this CPU with --backend trt-sim"
-        ))
+        _start_tensorrt(request)
     target = request.target or backend.default_target
     work = Path(request.keep) if request.keep else Path(tempfile.mkdtemp(prefix="qdqtool-compare-"))
     created = request.keep is None or not work.exists()

@@ -37,8 +37,13 @@ from qdqtool.engine.trt_report import engine_report_from_trt_json
 from qdqtool.errors import BadInputError, MissingDependencyError
 from qdqtool.io import trt_json
 from tests.fixtures import ort_graphs as G
+from tests.fixtures.fake_tensorrt import IBuilderConfig, fake_module
+from tests.tensorrt_real.bindings import why_tensorrt_cannot_run
 
 NO_TENSORRT = not is_available("tensorrt")
+CANNOT_RUN = why_tensorrt_cannot_run()  # None only with TensorRT and a GPU
+
+pytestmark = pytest.mark.tensorrt  # also run against the real bindings (tests/tensorrt_real)
 
 
 @pytest.fixture
@@ -114,31 +119,19 @@ def test_no_profile_without_shapes(tmp_path, model):
     assert trt_loaders(model, tmp_path / "e.plan", BuildOptions(), "10.8.0").create_config.profiles == [Profile()]
 
 
-def _fake_tensorrt(monkeypatch) -> types.SimpleNamespace:
-    """A stand-in `tensorrt` module with just the names qdqtool's callbacks use."""
-
-    class IProgressMonitor:
-        def __init__(self) -> None:
-            pass
-
-    fake = types.ModuleType("tensorrt")
-    fake.__version__ = "10.8.0"
-    fake.ProfilingVerbosity = types.SimpleNamespace(DETAILED="DETAILED")
-    fake.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
-    fake.IProgressMonitor = IProgressMonitor
-    monkeypatch.setitem(sys.modules, "tensorrt", fake)
-    return fake
+def _fake_tensorrt(monkeypatch) -> types.ModuleType:
+    """A stand-in `tensorrt` module (tests/fixtures/fake_tensorrt.py, checked against the real bindings)."""
+    return fake_module(monkeypatch, "10.8.0")
 
 
 def test_set_build_limits_sets_detailed_verbosity_and_the_workspace(monkeypatch):
     _fake_tensorrt(monkeypatch)
-    calls = []
-    config = types.SimpleNamespace(set_memory_pool_limit=lambda pool, size: calls.append((pool, size)))
+    config = IBuilderConfig()
     SetBuildLimits(1 << 30)(None, None, config)
-    assert config.profiling_verbosity == "DETAILED" and calls == [("WORKSPACE", 1 << 30)]
-    calls.clear()
+    assert config.profiling_verbosity == "DETAILED" and config.pools == [("WORKSPACE", 1 << 30)]
+    config = IBuilderConfig()
     SetBuildLimits(None)(None, None, config)
-    assert calls == []
+    assert config.profiling_verbosity == "DETAILED" and config.pools == []
 
 
 def test_progress_monitor_forwards_the_builder_phases(monkeypatch):
@@ -210,12 +203,12 @@ def test_a_tensorrt_that_cannot_build_says_so_in_one_line_and_writes_nothing(tmp
         "    print(err.exit_code, err)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.startswith("2 TensorRT could not build or run ") and out.count("\n") == 1
-    assert f"trtexec --onnx={model}" in out
+    assert out.startswith("2 --backend tensorrt: TensorRT 10.8.0 is installed but cannot start here")
+    assert out.count("\n") == 1 and f"trtexec --onnx={model}" in out and "--int8 --fp16`" in out
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(NO_TENSORRT, reason="needs TensorRT and an NVIDIA GPU (pip install 'qdqtool[tensorrt]')")
+@pytest.mark.skipif(CANNOT_RUN is not None, reason=str(CANNOT_RUN))
 def test_real_build_writes_what_inspect_reads(tmp_path, model):  # pragma: no cover - never runs without a GPU
     from qdqtool.engine.load import engine_report_from_path
 

@@ -1,7 +1,7 @@
 """engine.plan through TensorRT: lazy import, the missing-extra message, what is (and is not) an engine.
 
-TensorRT is not installed where these tests run, so the TensorRT side is a stand-in module with the same API
-surface (Runtime, ILogger, IEngineInspector); the real-TensorRT test skips cleanly without it.
+No GPU reaches these tests, so the TensorRT side is a stand-in module (tests/fixtures/fake_tensorrt.py) whose
+surface tests/tensorrt_real checks against the real bindings; the real-TensorRT test skips without a GPU.
 """
 
 from __future__ import annotations
@@ -10,17 +10,19 @@ import json
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from qdqtool._lazy import is_available
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.trt_plan import EngineReportFromPlan, check_plan_bytes, engine_report_from_plan
 from qdqtool.errors import BadInputError, MissingDependencyError
+from tests.fixtures.fake_tensorrt import fake_module
+from tests.tensorrt_real.bindings import why_tensorrt_cannot_run
 
 BLOB = b"\x00\x01binary engine blob\x00" * 8
+
+pytestmark = pytest.mark.tensorrt  # also run against the real bindings (tests/tensorrt_real)
 
 
 @pytest.fixture
@@ -36,44 +38,9 @@ def no_tensorrt(monkeypatch):
 
 
 def fake_tensorrt(monkeypatch, deserialize, info: str | None = None, context_error: bool = True):
-    """Install a stand-in ``tensorrt`` module; ``deserialize(logger, data)`` plays the runtime."""
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = "10.9.0"
-
-    class ILogger:
-        Severity = types.SimpleNamespace(INTERNAL_ERROR="internal", ERROR="error", WARNING="warning", INFO="info")
-
-        def __init__(self) -> None:
-            pass
-
-    class Inspector:
-        execution_context = None
-
-        def get_engine_information(self, fmt):
-            assert fmt == "json"
-            return info
-
-    class Engine:
-        def create_engine_inspector(self):
-            return Inspector()
-
-        def create_execution_context(self):
-            if context_error:
-                raise RuntimeError("no GPU memory")
-            return object()
-
-    class Runtime:
-        def __init__(self, logger) -> None:
-            self.logger = logger
-
-        def deserialize_cuda_engine(self, data):
-            return deserialize(self.logger, data, Engine)
-
-    trt.ILogger, trt.Runtime = ILogger, Runtime
-    trt.init_libnvinfer_plugins = lambda logger, namespace: True  # what Polygraphy's EngineFromBytes calls first
-    trt.LayerInformationFormat = types.SimpleNamespace(JSON="json", ONELINE="oneline")
-    monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    return trt
+    """Install a stand-in ``tensorrt`` module (tests/fixtures/fake_tensorrt.py, checked against the real bindings by
+    tests/tensorrt_real); ``deserialize(logger, data, make_engine)`` plays the runtime."""
+    return fake_module(monkeypatch, "10.9.0", deserialize, info, context_error)
 
 
 def test_without_tensorrt_one_line_names_the_extra_and_the_json_route(plan, no_tensorrt):
@@ -184,7 +151,7 @@ def test_importing_qdqtool_never_imports_tensorrt(tmp_path, engine_json):
     assert json.loads(run.stdout)["summary"]["by_class"]["qdq"] == 1
 
 
-@pytest.mark.skipif(not is_available("tensorrt"), reason="TensorRT is not installed (pip install 'qdqtool[tensorrt]')")
+@pytest.mark.skipif(why_tensorrt_cannot_run() is not None, reason=str(why_tensorrt_cannot_run()))
 def test_real_tensorrt_rejects_a_non_engine(plan):
     with pytest.raises(BadInputError, match="TensorRT says"):
         engine_report_from_plan(plan)
