@@ -9,7 +9,8 @@ The rules, in order (first match wins):
    ``Scale`` layer from a Q/DQ (TensorRT 8.2: Int8 on exactly one side, or named after a Q/DQ node); a standalone
    layer named ``*_quantize_scale_node`` / ``*_dequantize_scale_node`` (onnx-tensorrt 8.0-8.2); a standalone
    QuantizeLinear / DequantizeLinear layer (a Quantize/Dequantize layer type, or a layer whose ONNX nodes are all
-   Q/DQ nodes).
+   Q/DQ nodes); a Myelin-generated kernel (``__myl_MulMinMaxRounCast``, layer type ``kgen``) whose op sequence is
+   only a quantize or a dequantize (the rule, and how it keeps fused compute apart: engine/myelin.py).
 4. ``reformat`` - Reformat with ``Origin: REFORMAT`` (or no Origin), and "Reformatting CopyNode ..." layers.
 5. ``compute`` - convolutions, GEMM, pointwise, pooling, softmax, reductions, Myelin regions ...
 6. ``other`` - everything else (shuffles, slices, padding, concatenations, ...).
@@ -23,6 +24,7 @@ layer is ``compute`` when one of its ONNX nodes has a compute op type.
 
 from __future__ import annotations
 
+from qdqtool.engine import myelin
 from qdqtool.engine.onnx_names import QDQ_NAME_SUFFIXES, is_copy_node, is_qdq_node, name_tokens, op_type_of
 from qdqtool.engine.report import Layer, LayerClass
 
@@ -89,6 +91,14 @@ def _is_standalone_qdq(layer: Layer, types: list[str]) -> bool:
     return bool(layer.onnx_nodes) and all(is_qdq_node(n) for n in layer.onnx_nodes)
 
 
+def _is_myelin_qdq(layer: Layer) -> bool:
+    """A Myelin kernel that only quantizes or dequantizes (engine/myelin.py), unless its Metadata names real compute
+    nodes of the ONNX model (then it is that compute with the quantize fused in)."""
+    if myelin.standalone_qdq(layer) is None:
+        return False
+    return not layer.onnx_nodes or all(is_qdq_node(n) for n in layer.onnx_nodes)
+
+
 def classify_layer(layer: Layer) -> LayerClass:
     """The class of one layer (see the module docstring for the rules)."""
     types = _types(layer)
@@ -102,6 +112,8 @@ def classify_layer(layer: Layer) -> LayerClass:
     if "scale" in types and _is_qdq_scale(layer):
         return LayerClass.QDQ
     if _is_standalone_qdq(layer, types):
+        return LayerClass.QDQ
+    if _is_myelin_qdq(layer):
         return LayerClass.QDQ
     if origin == "REFORMAT" or "reformat" in types or is_copy_node(layer.name):
         return LayerClass.REFORMAT

@@ -31,6 +31,8 @@ QDQ_NAME_SUFFIXES = ("_quantize_scale_node", "_dequantize_scale_node")
 # Tokens TensorRT makes up itself: they name no ONNX node.
 _BUILDER_PREFIXES = (
     "(Unnamed Layer*",
+    "__myl_",  # a Myelin-generated kernel (engine/myelin.py): named after its op sequence, not an ONNX node
+    "__mye",
     "unsqueeze_node_after_",
     "squeeze_node_after_",
     "copied_squeeze_after_",

@@ -54,6 +54,7 @@ class Layer:
     tactic: str | None = None
     onnx_nodes: tuple[str, ...] = ()  # the ONNX nodes this layer implements
     weights: tuple[str, ...] = ()  # weight/constant tokens carried by the layer (stable across exports)
+    onnx_tensors: tuple[str, ...] = ()  # ONNX tensors a generated Q/DQ kernel reads/writes (when Metadata is empty)
     avg_ms: float | None = None  # measured average time per inference
     median_ms: float | None = None
     share: float | None = None  # percent of the summed layer time
@@ -142,4 +143,5 @@ def _layer_from_dict(data: dict[str, Any]) -> Layer:
     data["outputs"] = [_tensor_from_dict(t) for t in data.get("outputs", [])]
     data["onnx_nodes"] = tuple(data.get("onnx_nodes", ()))
     data["weights"] = tuple(data.get("weights", ()))
+    data["onnx_tensors"] = tuple(data.get("onnx_tensors", ()))
     return Layer(**data)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qdqtool.engine import myelin
 from qdqtool.engine.classify import classify_layer
 from qdqtool.engine.latency import Timings
 from qdqtool.engine.onnx_names import normalize_name, onnx_names, split_profile
-from qdqtool.engine.report import EngineReport, Layer, TensorInfo
+from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
 from qdqtool.errors import BadInputError
 from qdqtool.io import trt_json
 from qdqtool.io.trt_json import LayerInfo, Profile, Timing
@@ -113,6 +114,8 @@ def layer_from_trt(raw: dict | str) -> Layer:
             raw=raw,
         )
     layer.cls = classify_layer(layer)
+    if layer.cls is LayerClass.QDQ and myelin.is_myelin_kernel(layer):
+        layer.onnx_tensors = myelin.onnx_tensors(layer)
     return layer
 
 

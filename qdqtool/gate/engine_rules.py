@@ -44,15 +44,29 @@ def unfused_qdq_layer(ctx: LintContext) -> Iterator[Hit]:
     engine = _engine(ctx)
     input_qs = _network_input_quantizers(ctx)
     for layer in engine.leftover_qdq:
-        if layer.onnx_nodes and set(layer.onnx_nodes) <= input_qs:
+        onnx_nodes = layer.onnx_nodes or _qdq_nodes_at(ctx, layer.onnx_tensors)
+        if onnx_nodes and set(onnx_nodes) <= input_qs:
             continue
-        group = _group_of(ctx, layer.onnx_nodes)
+        group = _group_of(ctx, onnx_nodes)
         cause = f"; its ONNX node is in mismatched scale group {group.id}" if group else ""
-        nodes = f" (ONNX: {', '.join(layer.onnx_nodes[:4])})" if layer.onnx_nodes else ""
+        nodes = f" (ONNX: {', '.join(onnx_nodes[:4])})" if onnx_nodes else ""
+        if not onnx_nodes and layer.onnx_tensors:
+            nodes = f" (ONNX tensors: {', '.join(layer.onnx_tensors[:4])})"
         time = f", {layer.avg_ms:.4f} ms" if layer.avg_ms is not None else ""
         yield Hit(message=f"standalone Q/DQ layer {layer.name}{nodes}{time}{cause}{_predicted(engine)}",
-                  nodes=layer.onnx_nodes,
+                  nodes=onnx_nodes,
                   layer=layer.name, group=group.id if group else None)
+
+
+def _qdq_nodes_at(ctx: LintContext, tensors: tuple[str, ...]) -> tuple[str, ...]:
+    """The model's Q/DQ nodes that read or write one of ``tensors``: who a generated kernel with empty Metadata is."""
+    if not tensors:
+        return ()
+    index = ctx.analysis.index
+    wanted = set(tensors)
+    found = [index.name_of(i) for i in (*index.of_type("QuantizeLinear"), *index.of_type("DequantizeLinear"))
+             if wanted & {*index.inputs[i][:1], *index.outputs[i][:1]}]
+    return tuple(dict.fromkeys(found))
 
 
 @register(

@@ -253,3 +253,43 @@ def test_json_without_extension_is_read_as_json(engine_json, tmp_path):
     target = tmp_path / "layers"
     target.write_bytes((Path(engine_json) / "trt84_after" / "layers.json").read_bytes())
     assert len(engine_report_from_path(target).layers) == 6
+
+
+def _as_tensorrt_11(info: dict) -> dict:
+    """TensorRT 10 layer information rewritten in TensorRT 11's schema (TensorRT 11 migration guide, "IEngineInspector
+    JSON Output"): "Bindings" (names) become "I/O Tensors" objects, each layer tensor's "Format/Datatype" splits
+    into "Datatype" and "Format"."""
+    def split(tensor: dict) -> dict:
+        tensor = dict(tensor)
+        combined = tensor.pop("Format/Datatype")
+        dtype = next(t for key, t in (("Int8", "Int8"), ("FP16", "Half"), ("FP32", "Float")) if key in combined)
+        return {**tensor, "Datatype": dtype, "Format": combined.replace("FP32", "").replace("FP16", "").strip()}
+
+    layers = [{**layer, "Inputs": [split(t) for t in layer.get("Inputs", [])],
+               "Outputs": [split(t) for t in layer.get("Outputs", [])]} for layer in info["Layers"]]
+    tensors = [{"Name": name, "IOMode": "Input" if i == 0 else "Output", "DataType": "Float",
+                "Dimensions": [1, 3, 64, 64], "Location": "Device", "IsShapeInferenceIO": False}
+               for i, name in enumerate(info.get("Bindings", []))]
+    return {"Layers": layers, "I/O Tensors": tensors}
+
+
+def test_tensorrt_11_layer_information_reads_as_tensorrt_10(engine_json):
+    ten = json.loads((engine_json / "trt10_metadata" / "layers.json").read_text())
+    ten.setdefault("Bindings", ["images", "output"])
+    eleven = _as_tensorrt_11(ten)
+    assert "Format/Datatype" not in json.dumps(eleven) and "Bindings" not in eleven
+    a, b = engine_report_from_trt_json(ten), engine_report_from_trt_json(eleven)
+    assert b.bindings == a.bindings == ten["Bindings"]
+    assert [(layer.cls, layer.precision, [t.dtype for t in layer.inputs]) for layer in b.layers] == \
+        [(layer.cls, layer.precision, [t.dtype for t in layer.inputs]) for layer in a.layers]
+    assert {layer.precision for layer in b.layers} >= {"int8", "fp16"} and len(b.leftover_qdq) == 2
+    conv = next(layer for layer in b.layers if "Conv" in layer.name)
+    assert conv.inputs[0].format.startswith("Int8 ")  # both fields kept, type first, as Polygraphy joins them
+
+
+def test_tensorrt_11_datatype_wins_over_a_format_that_names_another():
+    report = engine_report_from_trt_json({"Layers": [{
+        "Name": "conv", "LayerType": "CaskConvolution",
+        "Inputs": [{"Name": "x", "Datatype": "Half", "Format": "Channel major FP16 format where channel % 8 == 0"}],
+        "Outputs": [{"Name": "y", "Datatype": "Int8", "Format": "Row major linear FP32 layout"}]}]})
+    assert report.layers[0].precision == "int8" and report.layers[0].inputs[0].dtype == "fp16"

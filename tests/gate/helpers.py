@@ -103,3 +103,25 @@ def engines_of(model: Path, folder: Path, backend: str = "trt-sim") -> tuple[Pat
     for side, source in (("before", model), ("after", merged)):
         loader(source, folder / side, options, None)()
     return folder / "before", folder / "after"
+
+
+MYELIN_DTYPE = {"int8": "Int8", "fp16": "Half", "fp32": "Float"}
+
+
+def kgen(ops: str, n: int, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]],
+         metadata: str = "") -> dict:
+    """A Myelin kernel record; tensors as (name, dtype); without an execution context TensorRT writes the bare type."""
+    return {
+        "Name": f"__myl_{ops}_myl0_{n}", "LayerType": "kgen",
+        "Inputs": [_myelin_tensor(name, d) for name, d in inputs],
+        "Outputs": [_myelin_tensor(name, d) for name, d in outputs],
+        "TacticName": f"__myl_{ops}_0x5baf2d6e1c0a4b3f9e8d7c6b5a493827", "StreamId": 0, "Metadata": metadata,
+    }
+
+
+def _myelin_tensor(name: str, dtype: str) -> dict:
+    return {"Name": name, "Dimensions": [1, 16, 20, 20], "Format/Datatype": MYELIN_DTYPE[dtype]}
+
+
+def internal(i: int) -> str:
+    return f"__myln_k_arg__bb1_{i}_myl0"

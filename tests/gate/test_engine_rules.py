@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import onnx
 import pytest
 
-from tests.gate.helpers import ENGINE_JSON, by_rule, ids, lint, trt_layer, write_engine
+from tests.gate.helpers import ENGINE_JSON, by_rule, ids, internal, kgen, lint, trt_layer, write_engine
 
 YOLO_LAYERS = [
     trt_layer("backbone.stem.in.Q", "Reformat", ["fp32"], ["int8"], origin="QDQ"),
@@ -107,3 +108,21 @@ def test_an_engine_of_another_network_is_refused(save, trt_samples):
 
     with pytest.raises(BadInputError, match="give the engine built from this model"):
         lint(save("yolov6_qat_int8"), engine=trt_samples / "trex-resnet18-pytorch-A100" / "qat")
+
+
+# --- Myelin-generated Q/DQ kernels (engine/myelin.py; tests/engine/test_myelin.py) ---
+
+def test_the_gate_finds_the_onnx_node_of_a_kernel_with_empty_metadata(save, tmp_path):
+    path = save("yolov6_qat_int8")
+    q = next(n for n in onnx.load(path).graph.node if n.name == "neck.Rep_p4.in.Q")
+    layers = [kgen("CastMulMinMaxRounCast", 0, [(q.input[0], "fp16")], [(internal(1), "int8")]),
+              trt_layer("neck.Rep_p4.conv + neck.Rep_p4.act", "CaskConvolution", ["int8"], ["fp16"])]
+    (hit,) = by_rule(lint(path, engine=write_engine(tmp_path / "engine", layers)), "QDQ201")
+    assert hit.nodes == ("neck.Rep_p4.in.Q",) and hit.group is not None
+    assert "mismatched scale group" in hit.message
+
+
+def test_the_gate_names_the_tensors_when_the_model_has_no_such_node(save, tmp_path):
+    layers = [kgen("CastMulMinMaxRounCast", 0, [("/elsewhere/Mul_output_0", "fp16")], [(internal(1), "int8")])]
+    (hit,) = by_rule(lint(save("yolov6_qat_int8"), engine=write_engine(tmp_path / "engine", layers)), "QDQ201")
+    assert "ONNX tensors: /elsewhere/Mul_output_0" in hit.message
