@@ -126,3 +126,38 @@ def test_the_gate_names_the_tensors_when_the_model_has_no_such_node(save, tmp_pa
     layers = [kgen("CastMulMinMaxRounCast", 0, [("/elsewhere/Mul_output_0", "fp16")], [(internal(1), "int8")])]
     (hit,) = by_rule(lint(save("yolov6_qat_int8"), engine=write_engine(tmp_path / "engine", layers)), "QDQ201")
     assert "ONNX tensors: /elsewhere/Mul_output_0" in hit.message
+
+
+# --- QDQ204: float compute left in FP32 (strongly typed builds) ---
+
+def _float_head(precision: str) -> list[dict]:
+    return [trt_layer("neck.Rep_p3.conv + neck.Rep_p3.act", "CaskConvolution", ["int8"], ["int8"]),
+            trt_layer("detect.cls_preds.0.conv", "CaskConvolution", [precision], [precision]),
+            trt_layer("PWN(detect.cls_sigmoid.0)", "PointWise", [precision], [precision]),
+            trt_layer("detect.cls_preds.1.conv", "CaskConvolution", ["fp16"], ["fp16"])]
+
+
+def test_float_compute_left_in_fp32_is_reported_with_its_share(save, tmp_path):
+    engine = write_engine(tmp_path / "engine", _float_head("fp32"),
+                          {"neck.Rep_p3.conv + neck.Rep_p3.act": 0.5, "detect.cls_preds.0.conv": 0.3,
+                           "PWN(detect.cls_sigmoid.0)": 0.1, "detect.cls_preds.1.conv": 0.1})
+    (hit,) = by_rule(lint(save("yolov6_qat_int8"), engine=engine), "QDQ204")
+    assert "80% of the float compute (by layer time) runs in FP32: 2 of 3 float layers" in hit.message
+    assert hit.layer == "detect.cls_preds.0.conv" and hit.nodes[0] == "detect.cls_preds.0.conv"
+
+
+def test_float_compute_in_fp16_passes_and_the_limit_is_an_option(save, tmp_path):
+    model = save("yolov6_qat_int8")
+    assert not by_rule(lint(model, engine=write_engine(tmp_path / "a", _float_head("fp16"))), "QDQ204")
+    engine = write_engine(tmp_path / "b", _float_head("fp32"))  # no profile: by count, 2 of 3
+    assert "by layer count" in by_rule(lint(model, engine=engine), "QDQ204")[0].message
+    config = tmp_path / "qdqtool.toml"
+    config.write_text("[rules.QDQ204]\nmax-share = 70\n")
+    assert not by_rule(lint(model, engine=engine, config=config), "QDQ204")
+
+
+def test_a_strongly_typed_prediction_of_an_fp32_export_reports_it(save):
+    """trt-sim predicts float layers in the ONNX's own type by default (what a strongly typed build does)."""
+    (hit,) = by_rule(lint(save("resnet18_qat"), predict=True), "QDQ204")  # pooling and FC after the last DQ
+    assert "100% of the float compute (by predicted bytes moved) runs in FP32" in hit.message
+    assert "trt-sim prediction" in hit.message

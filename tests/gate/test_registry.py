@@ -18,7 +18,8 @@ STABLE_IDS = {
     "QDQ105": "requantize-scale-mismatch", "QDQ106": "qdq-pair-mismatch", "QDQ110": "unquantized-residual-skip",
     "QDQ111": "nonzero-zero-point", "QDQ112": "per-channel-activation", "QDQ113": "qdq-on-graph-output",
     "QDQ114": "unsupported-qdq-type", "QDQ115": "computed-scale", "QDQ201": "unfused-qdq-layer",
-    "QDQ202": "reformat-time-share", "QDQ203": "conv-not-int8", "QDQ301": "count-regression",
+    "QDQ202": "reformat-time-share", "QDQ203": "conv-not-int8", "QDQ204": "float-compute-in-fp32",
+    "QDQ301": "count-regression",
     "QDQ302": "qdq-layer-limit", "QDQ303": "latency-regression", "QDQ901": "unused-waiver",
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "qdqtool"
