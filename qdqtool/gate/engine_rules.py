@@ -162,9 +162,9 @@ def _float_compute(engine: EngineReport) -> list[Layer]:
     FP32, and the INT8 engine can end up slower than a plain FP16 one (a QAT INT8 YOLO measured 0.86 ms against
     0.78 ms for FP16 on TensorRT 11.2 until its head was cast to FP16). The share is of the float compute layers'
     time (a built engine with a profile), predicted cost (--predict) or count.""",
-    """Cast the float regions to FP16 in the ONNX, leaving the Q/DQ nodes as they are (NVIDIA's route for TensorRT
-    11: ModelOpt AutoCast, `python -m modelopt.onnx.autocast --onnx_path MODEL`), then check the result against
-    the float reference (`qdqtool compare`/`check`); on TensorRT 10, a weakly typed --int8 --fp16 build does it.""",
+    """Cast the float regions to FP16 in the ONNX, leaving every Q/DQ and INT8 layer as it is: `qdqtool merge MODEL
+    --fix fp16` does that and checks the result against the float reference (ModelOpt AutoCast is NVIDIA's tool for
+    the same); on TensorRT 10, a weakly typed --int8 --fp16 build does it at build time.""",
     options=(("max-share", 20.0, "percent of the float compute allowed to run in FP32"),),
 )
 def float_compute_in_fp32(ctx: LintContext, max_share: float = 20.0) -> Iterator[Hit]:

@@ -20,9 +20,10 @@ def policies() -> tuple[str, ...]:
 
 
 def fixes() -> list[str]:
+    from qdqtool.surgery.fp16 import FIX as FP16
     from qdqtool.surgery.placement import FIXES
 
-    return sorted(FIXES)
+    return sorted([*FIXES, FP16])  # fp16 runs after the merge, on the predictor's float layers (jobs.merge)
 
 
 def backends() -> dict[str, str]:

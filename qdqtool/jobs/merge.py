@@ -13,6 +13,7 @@ from qdqtool.errors import BadInputError
 from qdqtool.io.data.shapes import check_input_shapes
 from qdqtool.io.onnx_io import load_model, read_structure, staged_model
 from qdqtool.jobs.writing import check_output_path, checker_notes
+from qdqtool.surgery.fp16 import FIX as FP16
 from qdqtool.surgery.merge import MergeResult, merge_scales
 from qdqtool.verify.check import CheckSettings, prepare_check, run_check
 from qdqtool.verify.numerics import Progress
@@ -86,10 +87,11 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
     if request.verify and not request.dry_run:
         prepared = prepare_check(Path(request.model), read_structure(request.model), request)
     fixes = []
-    if request.fixes:
+    placement = [f for f in request.fixes if f != FP16]
+    if placement:
         from qdqtool.surgery.placement import apply_fixes
 
-        fixes = apply_fixes(loaded.model, rules, request.fixes)
+        fixes = apply_fixes(loaded.model, rules, placement)
     notes: list[str] = []
     judgement = None
     if prepared is not None and (request.inputs is not None or request.policy == MIN_ERROR):
@@ -102,6 +104,8 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
                           request.dedupe, request.max_scale_ratio,
                           chosen=judgement.chosen if judgement else None,
                           refuse=judgement.refuse if judgement else None)
+    if FP16 in request.fixes:
+        fixes += _cast_float_regions(result.model, rules)
     if judgement is not None:
         for action in result.actions:
             if action.action == "unified" and action.group in judgement.added_db and request.policy != MIN_ERROR:
@@ -120,6 +124,20 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
     except OSError as err:
         raise BadInputError(f"{request.output_path()}: cannot write the output: {err.strerror or err}") from None
     return MergeOutcome(request=request, result=result, check=check, written=written, fixes=fixes, notes=notes)
+
+
+def _cast_float_regions(model, rules) -> list:
+    """``--fix fp16``, after the merge: the nodes of the layers TensorRT would run in a float precision (predicted on
+    the merged model, strongly typed) get FP16 types (surgery/fp16.py)."""
+    from qdqtool.engine.predictor import predict_engine
+    from qdqtool.engine.report import LayerClass
+    from qdqtool.surgery.fp16 import cast_float_regions
+
+    engine = predict_engine(model, rules, float_precision="onnx")
+    floats = [n for layer in engine.layers if layer.cls is not LayerClass.QDQ
+              and not any(t.dtype in ("int8", "uint8") for t in (*layer.inputs, *layer.outputs))
+              for n in layer.onnx_nodes]
+    return cast_float_regions(model, floats)
 
 
 def _judge_groups(model: onnx.ModelProto, rules, request: MergeRequest, prepared: PreparedCheck,
