@@ -47,3 +47,21 @@ def test_functional_form_takes_the_loader_arguments(tmp_path):
     report = engine_report_from_trt_sim(path, tmp_path / "out", float_precision="fp32")
     assert [layer.name for layer in report.leftover_qdq] == ["QuantizeLinear_2"]
     assert (tmp_path / "out" / "engine_report.json").is_file()
+
+
+def test_the_build_mode_decides_the_float_precision(tmp_path):
+    """Strongly typed (TensorRT 11, or 10 with --strongly-typed): float layers in the ONNX's own type, FP32 for an
+    FP32 export; weakly typed with FP16 allowed (TensorRT 10 --int8 --fp16): FP16. Unset: the rules file's choice,
+    strongly typed."""
+    path = tmp_path / "m.onnx"
+    onnx.save(M.resnet18("qat"), path)
+    backend = get_backend("trt-sim")
+
+    def float_precisions(options: BuildOptions, folder: str) -> set:
+        report = backend.loader()(path, tmp_path / folder, options, None)()
+        return {layer.precision for layer in report.layers if layer.cls.value == "compute"
+                and not any(t.dtype == "int8" for t in layer.inputs)}
+
+    assert float_precisions(BuildOptions(strongly_typed=True), "strong") == {"fp32"}
+    assert float_precisions(BuildOptions(strongly_typed=False), "weak") == {"fp16"}
+    assert float_precisions(BuildOptions(), "default") == {"fp32"}
