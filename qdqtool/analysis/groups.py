@@ -166,6 +166,7 @@ def find_scale_groups(
         max_scale_ratio (float): Refuse groups whose max/min scale exceeds this. Defaults to the target's value.
     """
     index = model if isinstance(model, GraphIndex) else GraphIndex(model)
+    index.check_valid()
     ratio_limit = rules.max_scale_ratio if max_scale_ratio is None else max_scale_ratio
     quantizers, weight_positions = find_activation_quantizers(index)  # weights are never grouped
     weights = weight_types(index, weight_positions)

@@ -9,6 +9,8 @@ validates the file and answers "does this rule apply to this node?".
 
 from __future__ import annotations
 
+import difflib
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,9 +161,13 @@ def _parse(data: dict, path: Path) -> RuleSet:
     def fail(msg: str) -> BadInputError:
         return BadInputError(f"{path}: {msg}")
 
+    _known_keys(data, _TOP_KEYS, "the file", fail)
     target = data.get("target")
     if not isinstance(target, dict) or "name" not in target:
         raise fail("missing [target] table with a `name`")
+    _known_keys(target, _TARGET_KEYS, "[target]", fail)
+    if isinstance(data.get("look_through"), dict):
+        _known_keys(data["look_through"], _LOOK_THROUGH_KEYS, "[look_through]", fail)
     rules = []
     for i, raw in enumerate(data.get("rule", [])):
         rules.append(_parse_rule(raw, f"rule #{i + 1}", fail))
@@ -174,6 +180,8 @@ def _parse(data: dict, path: Path) -> RuleSet:
         ratio = float(target.get("max_scale_ratio", 16.0))
     except (TypeError, ValueError):
         raise fail("target.max_scale_ratio must be a number") from None
+    if not 1.0 <= ratio < math.inf:  # NaN fails too
+        raise fail(f"target.max_scale_ratio must be a finite number of at least 1, not {ratio}")
     return RuleSet(
         name=str(target["name"]),
         description=str(target.get("description", "")),
@@ -207,10 +215,27 @@ def parse_op_set(table: object, rule_id: str, where: str, path: Path, why: str) 
     return _parse_rule(raw, where, lambda msg: BadInputError(f"{path}: {msg}"))
 
 
+_TOP_KEYS = ("target", "rule", "look_through", "placement", "predictor")
+_TARGET_KEYS = ("name", "description", "symmetric", "max_scale_ratio", "weighted_ops", "quantized_ops")
+_RULE_KEYS = ("id", "why", "ops", "inputs", "outputs", "require", "tensor", "when")
+_LOOK_THROUGH_KEYS = ("ops", "inputs", "when")
+
+
+def _known_keys(table: dict, known: tuple[str, ...], where: str, fail) -> None:
+    """A key this reader does not know is a typo until proven otherwise (qdqtool.toml says the same)."""
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+            raise fail(f"{where}: unknown key {key!r}{hint}")
+
+
 def _parse_rule(raw: dict, where: str, fail) -> Rule:
     if not isinstance(raw, dict) or "id" not in raw:
         raise fail(f"{where}: every rule needs an `id`")
     rid = str(raw["id"])
+    if not where.startswith("["):
+        _known_keys(raw, _RULE_KEYS, f"rule {rid!r}", fail)
     ops = raw.get("ops", [])
     if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
         raise fail(f"rule {rid!r}: `ops` must be a list of op type names")
@@ -221,15 +246,24 @@ def _parse_rule(raw: dict, where: str, fail) -> Rule:
     if require not in _REQUIRES:
         raise fail(f"rule {rid!r}: `require` must be one of {', '.join(r for r in _REQUIRES if r)}")
     when = {}
-    for op, conds in raw.get("when", {}).items():
+    conditions = raw.get("when", {})
+    if not isinstance(conditions, dict):
+        raise fail(f"rule {rid!r}: `when` must be a table of [when.<Op>] tables")
+    for op, conds in conditions.items():
         if not isinstance(conds, dict):
             raise fail(f"rule {rid!r}: `when.{op}` must be a table")
         cond = Condition()
         for key, value in conds.items():
             if key.startswith("input") and key[5:].isdigit():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                    raise fail(f"rule {rid!r}: `when.{op}.{key}` must be a number (the constant input's value), "
+                               f"not {value!r}")
                 cond.const_inputs[int(key[5:])] = float(value)
-            else:
+            elif isinstance(value, (str, int, float, bool)) or (
+                    isinstance(value, list) and all(isinstance(v, (str, int, float, bool, list)) for v in value)):
                 cond.attrs[key] = value
+            else:
+                raise fail(f"rule {rid!r}: `when.{op}.{key}` must be a value or a list of accepted values")
         when[op] = cond
     return Rule(
         id=rid, why=" ".join(str(raw.get("why", "")).split()), ops=tuple(ops),

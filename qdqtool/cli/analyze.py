@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -19,6 +18,7 @@ from qdqtool.jobs.analyze import AnalyzeRequest, analyze
 from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import analysis_dict
 from qdqtool.report.groups_table import kernels_line, print_analysis, summary_line
+from qdqtool.report.strict_json import dumps
 
 
 @click.command("analyze")
@@ -53,7 +53,7 @@ def command(model: Path | None, example: bool, target: str | None, max_scale_rat
         result = analyze(AnalyzeRequest(model=path, target=target, max_scale_ratio=max_scale_ratio, predict=predict))
     if as_json:
         doc = analysis_dict(result.analysis, str(path), "analyze", tool_version(), result.kernels)
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(dumps(doc), nl=False)
         return
     print_analysis(terminal(), result.analysis, kernels=result.kernels)
     click.echo(summary_line(result.analysis))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from qdqtool.cli.options import (
+    FiniteRange,
     backend_option,
     build_options,
     build_options_from,
@@ -27,6 +27,7 @@ from qdqtool.io.atomic import write_text
 from qdqtool.jobs.compare import DEFAULT_TOLERANCE, MIN_ROUNDS, CompareRequest, compare
 from qdqtool.report.compare_report import compare_document, compare_markdown, compare_renderable
 from qdqtool.report.console import terminal
+from qdqtool.report.strict_json import dumps
 
 
 @click.command("compare")
@@ -39,7 +40,7 @@ from qdqtool.report.console import terminal
 @check_options
 @click.option("--rounds", type=click.IntRange(min=MIN_ROUNDS), default=7, show_default=True,
               help="Interleaved latency rounds per model; each round is --iterations runs.")
-@click.option("--tolerance", type=click.FloatRange(min=0.0), default=DEFAULT_TOLERANCE * 100, show_default=True,
+@click.option("--tolerance", type=FiniteRange(min=0.0), default=DEFAULT_TOLERANCE * 100, show_default=True,
               metavar="PCT", help="Latency changes within this many percent are 'no gain'.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep every artefact here: the merged model, before/ and after/ (the backend's files), "
@@ -102,9 +103,9 @@ def command(model: Path, backend: str, target: str | None, policy: str, max_scal
         result = compare(request, progress)
     document = compare_document(result, tool_version())
     if keep is not None:
-        write_text(keep / "compare.json", json.dumps(document, indent=2) + "\n")
+        write_text(keep / "compare.json", dumps(document))
     if as_json:
-        click.echo(json.dumps(document, indent=2))
+        click.echo(dumps(document), nl=False)
     elif as_markdown:
         click.echo(compare_markdown(result), nl=False)
     else:

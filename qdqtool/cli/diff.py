@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from qdqtool.cli.options import json_option, markdown_option, opt_profile_option, report_file_option
+from qdqtool.cli.options import FiniteRange, json_option, markdown_option, opt_profile_option, report_file_option
 from qdqtool.cli.output import check_formats, emit
 from qdqtool.jobs.inspect import diff as diff_engines
 from qdqtool.report.engine_json import diff_document, dumps
@@ -26,7 +26,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @opt_profile_option
 @click.option(
     "--time-tolerance",
-    type=click.FloatRange(min=0.0),
+    type=FiniteRange(min=0.0),
     default=2.0,
     show_default=True,
     metavar="PCT",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -29,6 +28,7 @@ from qdqtool.report.console import terminal
 from qdqtool.report.groups_json import merge_document
 from qdqtool.report.groups_table import fixes_table, print_analysis, print_check, summary_line
 from qdqtool.report.merge_lines import failure_hint, status_line
+from qdqtool.report.strict_json import dumps
 
 
 @click.command("merge")
@@ -85,7 +85,7 @@ def command(model: Path | None, output: Path | None, example: bool, target: str 
     result = outcome.result
     if as_json:
         doc = merge_document(outcome, f"example:{EXAMPLE}" if example else str(model), tool_version())
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(dumps(doc), nl=False)
     else:
         console = terminal()
         if outcome.fixes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +22,20 @@ def target_option(f):
     )(f)
 
 
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that refuses NaN and infinities: FloatRange lets NaN through (every comparison with it is
+    false) and infinity past a minimum."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return number
+
+
 def max_scale_ratio_option(f):
     return click.option(
-        "--max-scale-ratio", type=click.FloatRange(min=1.0), default=None,
+        "--max-scale-ratio", type=FiniteRange(min=1.0), default=None,
         help="Refuse groups whose largest/smallest scale exceeds this (default: the target's, 16).",
     )(f)
 
@@ -187,10 +199,10 @@ def check_options(f):
                      metavar="FP32.onnx",
                      help="The model's FP32 export, what accuracy is measured against. Default: the float model "
                           "derived from MODEL (every Q/DQ pair removed)."),
-        click.option("--max-added-error", type=click.FloatRange(min=0.0), default=None, metavar="DB",
+        click.option("--max-added-error", type=FiniteRange(min=0.0), default=None, metavar="DB",
                      help="The check fails (exit 1) when the edit makes any output slice's error against float grow "
                           "by more than DB decibels (default 3: twice the error energy)."),
-        click.option("--min-cosine", type=click.FloatRange(-1.0, 1.0), default=None,
+        click.option("--min-cosine", type=FiniteRange(-1.0, 1.0), default=None,
                      help="Also fail when a slice of the edited model falls below this cosine against the original "
                           "(informative only by default: two quantized models compared with each other measure "
                           "chaos, not harm)."),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from qdqtool.cli.options import (
+    FiniteRange,
     check_options,
     check_settings_from,
     jobs_option,
@@ -23,6 +23,7 @@ from qdqtool.io.data.shapes import parse_input_shapes
 from qdqtool.jobs.partial import RANKINGS, PartialRequest, run_partial
 from qdqtool.report.console import terminal
 from qdqtool.report.sensitivity_report import partial_document, partial_renderable, partial_status
+from qdqtool.report.strict_json import dumps
 
 
 @click.command("partial")
@@ -33,14 +34,14 @@ from qdqtool.report.sensitivity_report import partial_document, partial_renderab
               help="Put at most K layers in float.")
 @click.option("--target-snr", type=float, default=None, metavar="DB",
               help="Stop when the worst output slice's SNR against float reaches DB.")
-@click.option("--target-cosine", type=click.FloatRange(-1.0, 1.0), default=None, metavar="C",
+@click.option("--target-cosine", type=FiniteRange(-1.0, 1.0), default=None, metavar="C",
               help="Stop when the worst output slice's cosine against float reaches C.")
 @click.option("--rank", type=click.Choice(RANKINGS), default="global", show_default=True,
               help="global: what each layer alone in float gains, end to end; local: the layers' own error.")
 @ops_option
 @click.option("--max-kernels", type=click.IntRange(min=0), default=None, metavar="N",
               help="Stop before a layer would leave more than N standalone Q/DQ kernels (trt-sim prediction).")
-@click.option("--max-bytes", type=click.FloatRange(min=0.0), default=None, metavar="BYTES",
+@click.option("--max-bytes", type=FiniteRange(min=0.0), default=None, metavar="BYTES",
               help="Stop before a layer would make the engine move more than BYTES (trt-sim prediction).")
 @target_option
 @jobs_option
@@ -77,7 +78,7 @@ def command(model: Path, output: Path | None, keep_float: int | None, target_snr
     with progress_display(not as_json) as progress:
         result = run_partial(request, progress)
     if as_json:
-        click.echo(json.dumps(partial_document(result, tool_version()), indent=2))
+        click.echo(dumps(partial_document(result, tool_version())), nl=False)
         if not result:
             raise CheckFailed(partial_status(result).removeprefix("FAILED | "))
         return

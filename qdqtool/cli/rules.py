@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from qdqtool.jobs.rules import lint_rules
 from qdqtool.report.console import terminal
 from qdqtool.report.markdown_check import rules_markdown
 from qdqtool.report.rules_doc import rule_detail, rule_dict, rules_table
+from qdqtool.report.strict_json import dumps
 
 
 @click.command("rules")
@@ -29,7 +28,7 @@ def command(rule: str | None, fmt: str) -> None:
     """
     rules = lint_rules(rule)
     if fmt == "json":
-        click.echo(json.dumps([rule_dict(r) for r in rules], indent=2))
+        click.echo(dumps([rule_dict(r) for r in rules]), nl=False)
     elif fmt == "markdown":
         click.echo(rules_markdown(rules), nl=False)
     else:

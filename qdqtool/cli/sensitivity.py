@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -23,6 +22,7 @@ from qdqtool.io.data.shapes import parse_input_shapes
 from qdqtool.jobs.sensitivity import DIRECTIONS, METRICS, MODES, SensitivityRequest, run_sensitivity
 from qdqtool.report.console import terminal
 from qdqtool.report.sensitivity_report import sensitivity_document, sensitivity_renderable, sensitivity_status
+from qdqtool.report.strict_json import dumps
 
 
 @click.command("sensitivity")
@@ -77,7 +77,7 @@ def command(model: Path, target: str | None, mode: str, direction: str, metric: 
     with progress_display(not as_json) as progress:
         result = run_sensitivity(request, progress)
     if as_json:
-        click.echo(json.dumps(sensitivity_document(result, tool_version()), indent=2))
+        click.echo(dumps(sensitivity_document(result, tool_version())), nl=False)
         return
     terminal().print(sensitivity_renderable(result, top))
     click.echo(sensitivity_status(result))

@@ -73,6 +73,9 @@ def engine_report_from_path(
         if files.layers is None:
             return engine_report_from_plan(files.plan, profile, timing, opt_profile)
         return engine_report_from_trt_json(files.layers, profile, timing, opt_profile, source=str(path))
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file (a pipe or a device); save the engine's JSON or plan to a "
+                            "file")
     if path.stat().st_size == 0:
         raise BadInputError(f"{path}: empty file, expected layer-information JSON or an engine plan")
     if path.suffix == ".onnx":
@@ -81,7 +84,7 @@ def engine_report_from_path(
             f"(trtexec --onnx={path.name} --saveEngine=engine.plan --exportLayerInfo=layers.json "
             "--profilingVerbosity=detailed), then inspect layers.json"
         )
-    if path.suffix in PLAN_SUFFIXES or _is_binary(path):
+    if path.suffix in PLAN_SUFFIXES or (path.suffix.lower() != ".json" and _is_binary(path)):
         return engine_report_from_plan(path, profile, timing, opt_profile)
     data = trt_json.read_json(path, "layers")
     if isinstance(data, dict) and data.get("format") == REPORT_FORMAT:

@@ -81,7 +81,8 @@ def _tensor(raw: Any) -> TensorInfo:
     if not isinstance(raw, dict):
         return TensorInfo(name=str(raw))
     dims = raw.get("Dimensions")
-    shape = tuple(int(d) for d in dims) if isinstance(dims, list) and all(isinstance(d, int) for d in dims) else None
+    whole = isinstance(dims, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in dims)
+    shape = tuple(dims) if whole else None
     fmt = tensor_format(raw)
     return TensorInfo(
         name=split_profile(normalize_name(str(raw.get("Name", ""))))[0],
@@ -101,14 +102,14 @@ def layer_from_trt(raw: dict | str) -> Layer:
         name = split_profile(normalize_name(raw["Name"]))[0]
         metadata = raw.get("Metadata")
         nodes, weights = onnx_names(name, metadata if isinstance(metadata, str) else None)
-        tactic = raw.get("TacticName") or raw.get("TacticValue")
+        tactic = _text(raw.get("TacticName")) or _text(raw.get("TacticValue"))
         layer = Layer(
             name=name,
-            type=str(raw.get("LayerType") or raw.get("ParameterType") or ""),
-            origin=raw.get("Origin"),
-            inputs=[_tensor(t) for t in raw.get("Inputs", []) or []],
-            outputs=[_tensor(t) for t in raw.get("Outputs", []) or []],
-            tactic=str(tactic) if tactic is not None else None,
+            type=_text(raw.get("LayerType")) or _text(raw.get("ParameterType")) or "",
+            origin=_text(raw.get("Origin")),
+            inputs=[_tensor(t) for t in _list(raw.get("Inputs"))],
+            outputs=[_tensor(t) for t in _list(raw.get("Outputs"))],
+            tactic=tactic,
             onnx_nodes=nodes,
             weights=weights,
             raw=raw,
@@ -117,6 +118,16 @@ def layer_from_trt(raw: dict | str) -> Layer:
     if layer.cls is LayerClass.QDQ and myelin.is_myelin_kernel(layer):
         layer.onnx_tensors = myelin.onnx_tensors(layer)
     return layer
+
+
+def _text(value: Any) -> str | None:
+    """A string field as TensorRT writes it, or None: a field of another type (a hand-edited or foreign file)
+    carries nothing this reader can trust."""
+    return value if isinstance(value, str) and value else None
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _resolve(value: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from onnx.external_data_helper import set_external_data, write_external_data_ten
 
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import atomic_dir, publish
+from qdqtool.io.guard import is_input, note_read
 
 _PROTOBUF_LIMIT = 2**31 - 1
 
@@ -79,12 +80,15 @@ def _read(path: Path) -> tuple[onnx.ModelProto, bytes]:
         raise BadInputError(f"{path}: no such file")
     if path.is_dir():
         raise BadInputError(f"{path}: is a folder, expected an .onnx file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file (a pipe or a device), expected an .onnx file")
     if path.stat().st_size == 0:
         raise BadInputError(f"{path}: empty file, expected an ONNX model")
     try:
         data = path.read_bytes()
     except OSError as err:
         raise BadInputError(f"{path}: cannot read it: {err.strerror or err}") from None
+    note_read(path)
     try:
         model = onnx.load_model_from_string(data, format=_format_of(path))
     except (DecodeError, ValueError, RuntimeError, json_format.ParseError) as err:  # .json/.txt: onnx parses text
@@ -94,12 +98,36 @@ def _read(path: Path) -> tuple[onnx.ModelProto, bytes]:
         raise BadInputError(f"{path}: not a readable ONNX model (truncated or another format?): {reason}") from None
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise BadInputError(f"{path}: not an ONNX model (no graph or opset); is this the right file?")
+    check_graph(model, path)
     return model, data
+
+
+def check_graph(model: onnx.ModelProto, path: str | os.PathLike) -> None:
+    """BadInputError for a model no backend can load: an IR version or opset newer than this onnx knows. (What
+    is wrong inside the graph, :meth:`qdqtool.ir.index.GraphIndex.check_valid` says, from the lists it reads
+    anyway.)"""
+    if model.ir_version > onnx.IR_VERSION:
+        raise BadInputError(f"{path}: IR version {model.ir_version} is newer than this onnx {onnx.__version__} reads "
+                            f"(up to {onnx.IR_VERSION}); is the file from a newer exporter?")
+    newest = onnx.defs.onnx_opset_version()
+    main = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if main is not None and main > newest:
+        raise BadInputError(f"{path}: opset {main} is newer than this onnx {onnx.__version__} knows (up to {newest})")
+
 
 
 def _format_of(path: Path) -> str:
     """The serialization onnx.load would pick for this file name (.json and .txt are text formats)."""
     return onnx.serialization.registry.get_format_from_file_extension(path.suffix) or "protobuf"
+
+
+def external_locations(model: onnx.ModelProto) -> list[str]:
+    """The external-data files the model's initializers point at (relative to the model's folder)."""
+    found = []
+    for tensor in model.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            found += [e.value for e in tensor.external_data if e.key == "location"]
+    return list(dict.fromkeys(found))
 
 
 def load_model(path: str | os.PathLike) -> LoadedModel:
@@ -113,6 +141,8 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     external = _uses_external_data(model, data)
     del data
     if external:
+        for location in external_locations(model):
+            note_read(path.parent / location)
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
         except (FileNotFoundError, OSError, ValueError, onnx.checker.ValidationError) as err:
@@ -144,7 +174,8 @@ class StagedModel:
 
 @contextlib.contextmanager
 def staged_model(
-    model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False, size_hint: int | None = None
+    model: onnx.ModelProto, path: str | os.PathLike, external_data: bool = False, size_hint: int | None = None,
+    avoid: Iterable[str | os.PathLike] = (),
 ) -> Iterator[StagedModel]:
     """Write ``model`` for ``path`` into a temporary folder; only ``publish()`` makes it final.
 
@@ -157,6 +188,8 @@ def staged_model(
             Defaults to False.
         size_hint (int): The size of the file the model was read from, when known: far below 2 GB, the model's
             own size need not be computed (that walks the whole proto). Defaults to None.
+        avoid (Iterable): Input files the external data must not be written over (besides those this run read).
+            Defaults to none.
     """
     path = Path(path)
     small = size_hint is not None and size_hint < _PROTOBUF_LIMIT // 2
@@ -165,7 +198,7 @@ def staged_model(
     with atomic_dir(path.parent) as tmp:
         files = [path.name]
         if external_data:
-            data_name = path.name + ".data"
+            data_name = external_data_name(path, avoid)
             _save_with_external_data(model, tmp, path.name, data_name)
             if (tmp / data_name).exists():
                 files.append(data_name)
@@ -174,6 +207,16 @@ def staged_model(
             # external data (most of its time on large graphs), and this model has none
             (tmp / path.name).write_bytes(model.SerializeToString())
         yield StagedModel(tmp, path, files)
+
+
+def external_data_name(path: Path, avoid: Iterable[str | os.PathLike] = ()) -> str:
+    """``out.onnx.data``, or ``out.onnx.1.data`` ... when that file is an input (another model's data)."""
+    name, k = f"{path.name}.data", 0
+    avoid = list(avoid)
+    while is_input(path.parent / name, avoid) is not None:
+        k += 1
+        name = f"{path.name}.{k}.data"
+    return name
 
 
 def _save_with_external_data(model: onnx.ModelProto, folder: Path, name: str, data_name: str) -> None:

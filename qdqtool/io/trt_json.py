@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qdqtool.errors import BadInputError
+from qdqtool.io.guard import note_read
 
 # What each kind is and the trtexec flag that writes it, for messages.
 KIND_HELP = {
@@ -91,10 +92,18 @@ def read_json(path: str | os.PathLike, expected: str) -> Any:
         raise BadInputError(f"{path}: no such file (expected {what})")
     if path.is_dir():
         raise BadInputError(f"{path}: is a folder, expected {what}")
-    data = path.read_bytes()
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file (a pipe or a device), expected {what}; save it to a file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise BadInputError(f"{path}: cannot read it: {err.strerror or err}") from None
+    note_read(path)
     if not data.strip():
         raise BadInputError(f"{path}: empty file, expected {what}; re-run the export that writes it")
     try:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (PowerShell's `>` writes it)
+            return json.loads(data.decode("utf-16"))
         if b"\x00" in data[:4096]:
             raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
         return json.loads(data.decode("utf-8-sig"))
@@ -208,12 +217,18 @@ def profile_from_data(data: Any, source: str) -> Profile:
     for i, record in enumerate(data):
         if "name" not in record:
             if "count" in record:
-                runs = int(record["count"])
+                count = record["count"]
+                if isinstance(count, bool) or not isinstance(count, (int, float)) or count != count or count < 0:
+                    raise BadInputError(f'{source}: profile record {i} has a "count" of {count!r}, not a number of '
+                                        "runs; re-export the profile")
+                runs = int(count)
                 continue
             raise BadInputError(f'{source}: profile record {i} has no "name"; re-export the profile')
+        if not isinstance(record["name"], str):
+            raise BadInputError(f'{source}: profile record {i} has a "name" of {record["name"]!r}, not a layer name')
         records.append(
             ProfileRecord(
-                name=str(record["name"]),
+                name=record["name"],
                 time_ms=_number(record, "timeMs", source, i, required=False) or 0.0,
                 average_ms=_number(record, "averageMs", source, i),
                 median_ms=_number(record, "medianMs", source, i, required=False),

@@ -11,6 +11,7 @@ scale and zero point, or the pair itself changes the values), or a DequantizeLin
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from typing import NamedTuple
@@ -18,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import onnx
 
+from qdqtool.errors import BadInputError
 from qdqtool.ir.index import DEFAULT_DOMAINS, RAW_NP_TYPES, GraphIndex
 
 # ONNX element type -> short name used in reports and rules
@@ -168,10 +170,45 @@ class QParams:
         return f"QParams({self.dtype}, {self.scale.size} scales, axis={self.axis}, block_size={self.block_size})"
 
 
+class BadParams(BadInputError):
+    """A scale or zero point no quantizer can have (NaN, infinite, zero, negative or denormal scale; a zero point of
+    another shape or type); :func:`read_params` names the node."""
+
+
+# the smallest normal value of each scale type: below it a scale is denormal (TensorRT and ONNX Runtime flush or
+# overflow 1/scale)
+_TINY = {np.dtype(np.float32): float(np.finfo(np.float32).tiny), np.dtype(np.float16): float(np.finfo(np.float16).tiny),
+         np.dtype(np.float64): float(np.finfo(np.float32).tiny)}
+
+
+def check_scales(scale: np.ndarray) -> None:
+    """BadParams unless every scale is finite, positive and normal."""
+    values = np.asarray(scale)
+    if values.dtype.kind != "f":
+        raise BadParams(f"its scale is of type {values.dtype}, not a float type")
+    if values.size == 0:
+        raise BadParams("its scale is empty")
+    flat = values.astype(np.float64).reshape(-1)
+    for what, bad in (("NaN", np.isnan(flat)), ("infinite", np.isinf(flat)), ("zero", flat == 0),
+                      ("negative", flat < 0)):
+        if bad.any():
+            raise BadParams(f"its scale is {what} ({float(flat[bad][0])}); a scale must be a finite positive number")
+    tiny = _TINY.get(values.dtype, _TINY[np.dtype(np.float32)])
+    if (flat < tiny).any():
+        raise BadParams(f"its scale {flat[flat < tiny][0]:.3g} is denormal (below {tiny:.3g} for {values.dtype}); "
+                        "1/scale overflows")
+
+
 def params_from_arrays(scale: np.ndarray, zero_point: np.ndarray, dtype: str, axis: int | None = None,
                        block_size: int = 0) -> QParams:
     """Parameters from numpy values (per tensor or per channel). Python floats hold float32/float16 values exactly,
-    so equal keys mean bit-equal scales."""
+    so equal keys mean bit-equal scales. BadParams for a scale no quantizer can have, or a zero point whose size
+    does not fit the scale's."""
+    check_scales(scale)
+    quantized_type = zero_point.dtype.kind in "iub" or any(k in zero_point.dtype.name for k in ("float8", "int4"))
+    if zero_point.size not in (0, 1, scale.size) or (zero_point.size and not quantized_type):
+        raise BadParams(f"its zero point ({zero_point.dtype}, {zero_point.size} values) does not fit its scale "
+                        f"({scale.size} values): it must be an integer tensor of the scale's shape")
     if scale.size == 1:
         zp = int(zero_point.reshape(-1)[0]) if zero_point.size else 0
         key = ParamsKey(dtype, float(scale.item()), zp, None, block_size)
@@ -190,11 +227,16 @@ def params_from_scalar_tensors(scale: onnx.TensorProto, zero_point: onnx.TensorP
     scale_format, zp_format = _SCALAR_FORMATS[scale_type], _SCALAR_FORMATS[zp_type]
     if len(scale_raw) != scale_format.size or len(zp_raw) != zp_format.size:
         return None
-    key = ParamsKey(DTYPE_NAMES.get(zp_type, "unknown"), scale_format.unpack(scale_raw)[0],
-                    zp_format.unpack(zp_raw)[0], None, 0)
+    value = scale_format.unpack(scale_raw)[0]
+    if not (0 < value < math.inf) or value < _SCALAR_TINY[scale_type]:  # NaN fails the first test
+        check_scales(np.asarray(value, dtype=_SCALAR_NUMPY[scale_type]))
+    key = ParamsKey(DTYPE_NAMES.get(zp_type, "unknown"), value, zp_format.unpack(zp_raw)[0], None, 0)
     return QParams(key, raw=(scale_raw, scale_type, zp_raw, zp_type, scale, zero_point))
 
 
+_SCALAR_NUMPY = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16,
+                 onnx.TensorProto.DOUBLE: np.float64}
+_SCALAR_TINY = {code: _TINY[np.dtype(t)] for code, t in _SCALAR_NUMPY.items()}
 # what one-value parameters may be stored as: a float scale (what ONNX allows) and an integer zero point
 _FLOAT_SCALES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
 _INTEGER_ZERO_POINTS = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16,
@@ -237,7 +279,12 @@ class QdqNode:
         if not self._read:
             graph = self.graph
             dtype = self._input_dtype if self._reads is None else self._reads._produced_dtype
-            self._params = _read_params(graph, self._node, graph.inputs[self.node_id], dtype, self._has_attributes)
+            try:
+                self._params = _read_params(graph, self._node, graph.inputs[self.node_id], dtype,
+                                            self._has_attributes)
+            except BadParams as err:
+                node = self._node()
+                raise BadInputError(f"{node.op_type} {node.name or node.output[0]!r}: {err}") from None
             self._read = True
         return self._params
 
@@ -393,7 +440,10 @@ def read_params(
     Memoised per graph on what determines the answer, so a Q and its DQ reading the same constants cost one
     read (this is the hot path of the analysis on large graphs).
     """
-    return _read_params(index, lambda: node, node.input[:], input_dtype)
+    try:
+        return _read_params(index, lambda: node, node.input[:], input_dtype)
+    except BadParams as err:
+        raise BadInputError(f"{node.op_type} {node.name or node.output[0]!r}: {err}") from None
 
 
 # block_size and output_dtype, the attributes that change what a one-value scale means, came with opset 21

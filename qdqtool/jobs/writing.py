@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import onnx
 
-from qdqtool.errors import BadInputError, InternalError
+from qdqtool.errors import InternalError
+from qdqtool.io.guard import check_target
+from qdqtool.io.onnx_io import LoadedModel, external_locations
 
 
-def check_output_path(output: Path, model: Path) -> None:
-    """BadInputError when ``output`` is a folder or the input itself (also through links)."""
-    if output.exists() and output.is_dir():
-        raise BadInputError(f"{output}: is a folder; give the output model's file name with -o")
-    if output.exists() and os.path.samefile(output, model):
-        raise BadInputError(f"{model}: the output would overwrite the input; choose another -o")
+def check_output_path(output: Path, model: Path, *others: Path | None) -> None:
+    """BadInputError when ``output`` may not be written (io/guard.py): over the model, its external data or another
+    input, over a folder, a device or a link, or where nothing can be written."""
+    check_target(output, inputs=[model, *(p for p in others if p is not None)])
+
+
+def input_files(loaded: LoadedModel) -> list[Path]:
+    """The files a loaded model came from: the .onnx file and its external data."""
+    return [loaded.path, *(loaded.path.parent / location for location in external_locations(loaded.model))]
 
 
 def checker_notes(written: Path, original: Path, job: str) -> list[str]:

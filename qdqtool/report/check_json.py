@@ -22,12 +22,12 @@ Counts other than ``waived``/``baselined`` are of active findings; unknown numbe
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from qdqtool.gate.baseline import DOCUMENT_KIND
 from qdqtool.gate.registry import Severity, Violation
+from qdqtool.report.strict_json import dumps
 
 if TYPE_CHECKING:  # for type hints only: report renders what a job returned
     from qdqtool.jobs.check import CheckResult, ModelCheck
@@ -93,4 +93,4 @@ def check_document(result: CheckResult) -> dict:
 
 
 def check_json(result: CheckResult) -> str:
-    return json.dumps(check_document(result), indent=2) + "\n"
+    return dumps(check_document(result))

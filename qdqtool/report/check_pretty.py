@@ -85,7 +85,7 @@ def print_check(console: Console, result: CheckResult) -> None:
 
 def pretty_text(result: CheckResult) -> str:
     """The terminal output as plain text, 120 columns wide (what ``--format pretty --output FILE`` writes)."""
-    console = Console(width=120, record=True, force_terminal=False, color_system=None)
+    console = Console(width=120, record=True, force_terminal=False, color_system=None, markup=False, emoji=False)
     with console.capture() as capture:
         print_check(console, result)
     return capture.get() + status_line(result) + "\n"

@@ -21,4 +21,5 @@ def terminal(stderr: bool = False) -> Console:
     width = None
     if not stream.isatty() and "COLUMNS" not in os.environ:
         width = PIPE_WIDTH
-    return Console(stderr=stderr, width=width)
+    # names from models and engines (`[/pool/Gap]`, `:x:`) are text: no markup, no emoji codes
+    return Console(stderr=stderr, width=width, markup=False, emoji=False)

@@ -6,12 +6,12 @@ field is removed or changes meaning (adding a field does not).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from qdqtool.engine.diff import EngineDiff, LayerPair, QdqChange
 from qdqtool.engine.report import EngineReport, Layer, TensorInfo
 from qdqtool.engine.summary import EngineSummary
+from qdqtool.report.strict_json import dumps as strict_dumps
 
 SCHEMA_VERSION = 1
 
@@ -150,4 +150,4 @@ def diff_document(diff: EngineDiff) -> dict[str, Any]:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2) + "\n"
+    return strict_dumps(document)

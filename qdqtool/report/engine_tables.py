@@ -71,7 +71,8 @@ def diff_renderable(diff: EngineDiff, top: int | None = None) -> RenderableType:
 
 def render(renderable: RenderableType, width: int | None = None) -> str:
     """Render to plain text (no colour codes) at ``width`` columns (defaults to 120)."""
-    console = Console(width=width or 120, record=True, force_terminal=False, color_system=None)
+    console = Console(width=width or 120, record=True, force_terminal=False, color_system=None, markup=False,
+                      emoji=False)
     with console.capture() as capture:
         console.print(renderable, crop=False)
     return capture.get()

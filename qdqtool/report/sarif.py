@@ -10,7 +10,6 @@ keep the names.
 
 from __future__ import annotations
 
-import json
 import os
 from importlib.metadata import version
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from qdqtool.gate.registry import LintRule, Severity, Violation, all_rules
+from qdqtool.report.strict_json import dumps
 
 if TYPE_CHECKING:  # for type hints only: report renders what a job returned
     from qdqtool.jobs.check import CheckResult, ModelCheck
@@ -110,4 +110,4 @@ def check_sarif(result: CheckResult) -> str:
             "properties": {"passed": bool(result), "targets": sorted({run.target for run in result.runs})},
         }],
     }
-    return json.dumps(log, indent=2) + "\n"
+    return dumps(log)

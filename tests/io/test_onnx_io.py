@@ -7,6 +7,7 @@ import pytest
 
 import qdqtool.io.onnx_io as onnx_io
 from qdqtool.analysis.rules import load_rules
+from qdqtool.errors import BadInputError
 from qdqtool.io.onnx_io import load_model, save_model
 from qdqtool.jobs.merge import MergeRequest, checked_merge
 from tests.fixtures import models as M
@@ -79,7 +80,7 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(onnx_io, "publish", explode)
-    with pytest.raises(OSError):
+    with pytest.raises(BadInputError, match="cannot write the output: disk full"):  # one line, exit 2
         save_model(M.no_qdq(), target)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.onnx"]

@@ -66,8 +66,11 @@ def _index_of(model: ModelInput) -> tuple[GraphIndex, str]:
     if isinstance(model, GraphIndex):
         return model, model.graph.name or "<model>"
     if isinstance(model, onnx.ModelProto):
-        return GraphIndex(model), model.graph.name or "<model>"
-    return GraphIndex(load_model(model).model), str(model)
+        index, source = GraphIndex(model), model.graph.name or "<model>"
+    else:
+        index, source = GraphIndex(load_model(model).model), str(model)
+    index.check_valid()
+    return index, source
 
 
 def _asymmetric(graph: SimGraph) -> list[str]:

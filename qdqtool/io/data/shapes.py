@@ -3,6 +3,7 @@ dynamic ones."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,11 @@ def model_inputs(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]] | No
     return [ModelInput(i.name, i.dtype, given[i.name]) if i.name in given else i for i in found]
 
 
+# One input of 2**31 elements (8 GiB as float32) is past what any model here runs on a CPU, and past what ONNX
+# Runtime's int32 shape arithmetic accepts in places.
+MAX_INPUT_ELEMENTS = 2**31
+
+
 def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """Parse ``name:1x3x640x640`` options into a dict (``name:`` may be omitted for a single input)."""
     shapes: dict[str, tuple[int, ...]] = {}
@@ -58,6 +64,10 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, tuple[in
             raise BadInputError(f"--input-shape {spec!r}: dimensions must be positive")
         if name in shapes:
             raise BadInputError(f"--input-shape {spec!r}: {name or 'the input'} is given twice")
+        elements = math.prod(shape)
+        if elements > MAX_INPUT_ELEMENTS:
+            raise BadInputError(f"--input-shape {spec!r}: too large ({elements:.3g} elements, "
+                                f"{elements * 4 / 2**30:.3g} GiB as float32; at most {MAX_INPUT_ELEMENTS:.3g})")
         shapes[name] = shape
     return shapes
 
