@@ -74,6 +74,11 @@ def is_copy_node(name: str) -> bool:
 
 def _split_top_level(text: str, separators: tuple[str, ...]) -> list[str]:
     """Split ``text`` on any of ``separators`` outside parentheses and brackets."""
+    if not any(b in text for b in "([{"):  # most layer names: no nesting, str.split does it (in C)
+        parts = [text]
+        for sep in separators:
+            parts = [piece for part in parts for piece in part.split(sep)]
+        return [p.strip() for p in parts if p.strip()]
     parts, depth, start, i = [], 0, 0, 0
     while i < len(text):
         ch = text[i]
