@@ -192,7 +192,6 @@ def staged_model(
             Defaults to none.
     """
     path = Path(path)
-    model = _with_initializer_inputs(model)
     small = size_hint is not None and size_hint < _PROTOBUF_LIMIT // 2
     if not external_data and not small and model.ByteSize() > _PROTOBUF_LIMIT:
         external_data = True
@@ -208,25 +207,6 @@ def staged_model(
             # external data (most of its time on large graphs), and this model has none
             (tmp / path.name).write_bytes(model.SerializeToString())
         yield StagedModel(tmp, path, files)
-
-
-# Before IR version 4 every initializer had to be a graph input too (ONNX IR spec, "Graphs")
-_INITIALIZERS_AS_INPUTS_BEFORE = 4
-
-
-def _with_initializer_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    """``model``, or for an IR < 4 model whose new initializers (merge's unified scales) lack their graph input, a
-    copy with those inputs added: onnx.checker and older runtimes refuse the model otherwise."""
-    if model.ir_version >= _INITIALIZERS_AS_INPUTS_BEFORE:
-        return model
-    listed = {v.name for v in model.graph.input}
-    missing = [t for t in model.graph.initializer if t.name not in listed]
-    if not missing:
-        return model
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    copy.graph.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in missing)
-    return copy
 
 
 def external_data_name(path: Path, avoid: Iterable[str | os.PathLike] = ()) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 import onnx
 
 from qdqtool.errors import InternalError
+from qdqtool.ir.index import INITIALIZERS_AS_INPUTS_BEFORE
 
 
 def _gs():
@@ -217,6 +218,8 @@ class GraphEditor:
                 del graph.input[:]
                 graph.input.extend(inputs)
         graph.initializer.extend(new)
+        if new and self.model.ir_version < INITIALIZERS_AS_INPUTS_BEFORE:  # IR < 4: every initializer is an input
+            graph.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in new)
         self._initializers = {t.name for t in graph.initializer}
         self._start()
         return True

@@ -28,6 +28,7 @@ from qdqtool.errors import BadInputError, first_line
 from qdqtool.io.onnx_io import graph_inputs
 
 DEFAULT_DOMAINS = ("", "ai.onnx")  # the standard ONNX operator set
+INITIALIZERS_AS_INPUTS_BEFORE = 4  # IR version from which initializers need not be graph inputs
 
 
 class GraphIndex:
@@ -60,7 +61,7 @@ class GraphIndex:
         self.by_op: dict[str, list[int]] = defaultdict(list)
         for i, op in enumerate(self.ops):
             self.by_op[op].append(i)
-        self.initializers: _Initializers = _Initializers(self.graph)
+        self.initializers: _Initializers = _Initializers(self.graph, model.ir_version)
         self.graph_inputs = {v.name for v in graph_inputs(self.graph, self.initializers.where)}
         self.graph_outputs = {v.name for v in self.graph.output}
         self.constant_nodes: dict[str, int] = {}  # tensor -> index of the Constant node making it
@@ -343,8 +344,10 @@ class _Initializers(Mapping):
     afford a method call per lookup; :meth:`remove` and :meth:`add_scalars` keep them in step.
     """
 
-    def __init__(self, graph: onnx.GraphProto) -> None:
+    def __init__(self, graph: onnx.GraphProto, ir_version: int = INITIALIZERS_AS_INPUTS_BEFORE) -> None:
         self.tensors = graph.initializer
+        # before IR 4 every initializer is a graph input too (ONNX IR spec, "Graphs"): new ones get theirs
+        self._inputs = graph.input if ir_version < INITIALIZERS_AS_INPUTS_BEFORE else None
         self._names = [t.name for t in self.tensors]
         self.where: dict[str, int] = {name: i for i, name in enumerate(self._names)}
 
@@ -364,6 +367,8 @@ class _Initializers(Mapping):
             add(name=name, data_type=data_type, raw_data=raw_data)
             where[name] = len(names)
             names.append(name)
+            if self._inputs is not None:
+                self._inputs.append(onnx.helper.make_tensor_value_info(name, data_type, []))
 
     def __getitem__(self, name: str) -> onnx.TensorProto:
         return self.tensors[self.where[name]]
