@@ -7,6 +7,9 @@ that it keeps its traceback.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 
 class QdqToolError(Exception):
     """A problem the user can fix: bad input, bad usage, a missing optional dependency."""
@@ -16,6 +19,33 @@ class QdqToolError(Exception):
 
 class BadInputError(QdqToolError):
     """An input file or argument that qdqtool cannot use (not ONNX, truncated, wrong JSON kind...)."""
+
+
+class InvalidGraph(BadInputError):
+    """A graph no backend can load (a dangling input, a cycle, a tensor written twice...). Raised where the graph is
+    read, which does not know the file; :func:`names_the_model` puts the file in front."""
+
+    named = False
+
+
+def names_the_model(path_of: Callable[..., object]) -> Callable:
+    """Decorate a job: an InvalidGraph from inside it names the model file (``path_of`` gets the job's arguments)."""
+
+    def decorate(job: Callable) -> Callable:
+        @functools.wraps(job)
+        def run(*args, **kwargs):
+            try:
+                return job(*args, **kwargs)
+            except InvalidGraph as err:
+                if err.named:
+                    raise
+                named = InvalidGraph(f"{path_of(*args, **kwargs)}: {err}")
+                named.named = True
+                raise named from None
+
+        return run
+
+    return decorate
 
 
 class MissingDependencyError(QdqToolError):

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from qdqtool.errors import BadInputError, first_line
+from qdqtool.errors import BadInputError, InvalidGraph, first_line
 from qdqtool.io.onnx_io import graph_inputs
 
 DEFAULT_DOMAINS = ("", "ai.onnx")  # the standard ONNX operator set
@@ -90,23 +90,23 @@ class GraphIndex:
         for i, (inputs, outputs) in enumerate(zip(self.inputs, self.outputs, strict=True)):
             if not superset(inputs):
                 missing = next(n for n in inputs if n not in known)
-                raise BadInputError(
+                raise InvalidGraph(
                     f"the model is not a valid ONNX graph: node {self.name_of(i)!r} reads {missing!r}, which no "
                     "earlier node, initializer or graph input provides (a dangling input, a cycle, or nodes out "
                     "of topological order)")
             for name in outputs:
                 if name and name in known:
-                    raise BadInputError(f"the model is not a valid ONNX graph: tensor {name!r} is written twice "
+                    raise InvalidGraph(f"the model is not a valid ONNX graph: tensor {name!r} is written twice "
                                         f"(again by node {self.name_of(i)!r})")
                 add(name)
         for name in self.graph_outputs:
             if name not in known:
-                raise BadInputError(f"the model is not a valid ONNX graph: its output {name!r} is written by no node")
+                raise InvalidGraph(f"the model is not a valid ONNX graph: its output {name!r} is written by no node")
         if 0 < self.opset < 10:
             qdq = [i for op in ("QuantizeLinear", "DequantizeLinear") for i in self.by_op.get(op, ())
                    if self.domains[i] in DEFAULT_DOMAINS]
             if qdq:
-                raise BadInputError(f"node {self.name_of(qdq[0])!r} is a {self.ops[qdq[0]]}, which needs opset 10 or "
+                raise InvalidGraph(f"node {self.name_of(qdq[0])!r} is a {self.ops[qdq[0]]}, which needs opset 10 or "
                                     f"later; the model declares opset {self.opset}")
 
     def __len__(self) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from qdqtool.analysis.groups import Analysis, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.predictor.kernels import KernelCounts, predict_kernels
+from qdqtool.errors import names_the_model
 from qdqtool.io.onnx_io import load_model
 
 
@@ -28,6 +29,7 @@ class AnalyzeResult:
     kernels: KernelCounts | None  # None without --predict or for a target without a predictor
 
 
+@names_the_model(lambda request: request.model)
 def analyze(request: AnalyzeRequest) -> AnalyzeResult:
     """Find the scale groups of ``request.model`` (read only: nothing is written).
 

@@ -16,7 +16,7 @@ from qdqtool.engine.model_match import require_engine_of
 from qdqtool.engine.predictor import predict_engine
 from qdqtool.engine.report import EngineReport
 from qdqtool.engine.summary import EngineSummary, summarize
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, names_the_model
 from qdqtool.gate.baseline import load_baseline
 from qdqtool.gate.config import FAIL_ON, CheckConfig, load_config, parse_percent
 from qdqtool.gate.context import Limits, LintContext
@@ -143,6 +143,7 @@ def _apply_waivers(violations: list[Violation], waivers: list[Waiver]) -> list[W
     return [w for i, w in enumerate(waivers) if i not in used]
 
 
+@names_the_model(lambda model, request: model)
 def check_model(model: Path, request: CheckRequest) -> ModelCheck:
     """Run every enabled rule on one model (see the module docstring)."""
     config_path = request.config if request.config is not None else (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import onnx
 
 from qdqtool.analysis.rules import load_rules
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, names_the_model
 from qdqtool.io.data.shapes import check_input_shapes
 from qdqtool.io.guard import check_target
 from qdqtool.io.onnx_io import load_model, read_structure, staged_model
@@ -67,6 +67,7 @@ class MergeOutcome:
         return self.check is None or bool(self.check)
 
 
+@names_the_model(lambda request, progress=None: request.model)
 def checked_merge(request: MergeRequest, progress: Progress | None = None) -> MergeOutcome:
     """Run merge: the input file is never modified; the output is written only if the check passes.
 

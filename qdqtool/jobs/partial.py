@@ -28,7 +28,7 @@ from qdqtool.analysis.rules import load_rules
 from qdqtool.analysis.units import Unit, layer_units
 from qdqtool.engine.predictor.report import predict_engine
 from qdqtool.engine.report import EngineReport
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, names_the_model
 from qdqtool.io.guard import check_target
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.jobs.writing import check_output_path, checker_notes, input_files
@@ -127,6 +127,7 @@ class PartialResult:
         return self.reached is not False and (self.check is None or bool(self.check))
 
 
+@names_the_model(lambda request, progress=None: request.model)
 def run_partial(request: PartialRequest, progress: Progress | None = None) -> PartialResult:
     """Rank, take layers to float greedily, check and write (see the module docstring)."""
     goals = [g for g in (request.keep_float, request.target_snr, request.target_cosine) if g is not None]

@@ -18,7 +18,7 @@ from qdqtool.analysis.subgraph import SubGraph, group_subgraph
 from qdqtool.engine.diff import EngineDiff, diff_engines
 from qdqtool.engine.load import engine_report_from_path
 from qdqtool.engine.model_match import require_engine_of
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, names_the_model
 from qdqtool.io.onnx_io import load_model, read_structure
 from qdqtool.ir.dataflow import dataflow_graph
 from qdqtool.ir.index import GraphIndex
@@ -131,6 +131,7 @@ def _merge_in_memory(request: ReportRequest, tmp: Path, progress: Progress | Non
     return outcome.result.model, outcome.result.actions, outcome.check
 
 
+@names_the_model(lambda request, progress=None: request.model)
 def collect_report(request: ReportRequest, progress: Progress | None = None) -> ReportData:
     """Analyse, merge (or read the merged model), check numerically and diff the engines.
 

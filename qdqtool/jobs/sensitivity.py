@@ -25,7 +25,7 @@ import onnx
 from qdqtool.analysis.groups import find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.analysis.units import Unit, group_units, layer_units
-from qdqtool.errors import BadInputError
+from qdqtool.errors import BadInputError, names_the_model
 from qdqtool.io.onnx_io import load_model
 from qdqtool.surgery.policy import POLICIES
 from qdqtool.verify.check import CheckSettings, prepare_check
@@ -83,6 +83,7 @@ class SensitivityResult:
     notes: list[str] = field(default_factory=list)
 
 
+@names_the_model(lambda request, progress=None: request.model)
 def run_sensitivity(request: SensitivityRequest, progress: Progress | None = None) -> SensitivityResult:
     """Measure and rank every unit of ``request.model`` (see the module docstring)."""
     for value, allowed, what in ((request.mode, MODES, "--mode"), (request.direction, DIRECTIONS, "--direction"),

@@ -207,8 +207,9 @@ CASES = (
          MODEL_COMMANDS, "its data cannot be read"),
     # --- graphs that are not valid ---
     Case("dangling-input", "a node reading a tensor nothing writes", _graph_edit(_dangling), MODEL_COMMANDS,
-         "not a valid ONNX graph"),
-    Case("cycle", "nodes out of order (a cycle)", _graph_edit(_cycle), MODEL_COMMANDS, "not a valid ONNX graph"),
+         "m.onnx: the model is not a valid ONNX graph"),
+    Case("cycle", "nodes out of order (a cycle)", _graph_edit(_cycle), MODEL_COMMANDS,
+         "m.onnx: the model is not a valid ONNX graph"),
     Case("duplicate-output", "two nodes writing one tensor", _graph_edit(_duplicate_output), MODEL_COMMANDS,
          "is written twice"),
     Case("opset-9", "Q/DQ in an opset-9 model", _graph_edit(_opset(9)), MODEL_COMMANDS, "needs opset 10"),

@@ -26,6 +26,7 @@ from qdqtool.engine.predictor.fusion import LayerPlan, plan_layers
 from qdqtool.engine.predictor.graph import SimGraph
 from qdqtool.engine.predictor.propagation import propagate
 from qdqtool.engine.report import EngineReport, Layer, LayerClass, TensorInfo
+from qdqtool.errors import InvalidGraph
 from qdqtool.io.atomic import atomic_dir, publish
 from qdqtool.io.onnx_io import load_model
 from qdqtool.ir.index import GraphIndex
@@ -69,7 +70,10 @@ def _index_of(model: ModelInput) -> tuple[GraphIndex, str]:
         index, source = GraphIndex(model), model.graph.name or "<model>"
     else:
         index, source = GraphIndex(load_model(model).model), str(model)
-    index.check_valid()
+    try:
+        index.check_valid()
+    except InvalidGraph as err:
+        raise InvalidGraph(f"{source}: {err}") from None
     return index, source
 
 
