@@ -20,7 +20,9 @@ from onnx import numpy_helper
 from qdqtool.examples import example_model
 
 MODEL_COMMANDS = (("analyze", "{m}"), ("merge", "{m}", "-o", "out.onnx"), ("check", "{m}"),
-                  ("report", "{m}", "-o", "out.html"), ("build", "{m}", "--backend", "trt-sim", "-o", "out"))
+                  ("report", "{m}", "-o", "out.html"), ("build", "{m}", "--backend", "trt-sim", "-o", "out"),
+                  ("compare", "{m}", "--backend", "trt-sim"), ("sensitivity", "{m}"),
+                  ("partial", "{m}", "-o", "out.onnx", "--keep-float", "1"))
 ENGINE_COMMANDS = (("inspect", "{e}"), ("diff", "{e}", "{e}"), ("check", "example.onnx", "--engine", "{e}"))
 
 
