@@ -26,6 +26,7 @@ from qdqtool.engine.trt_report import ProfileInput, TimingInput, engine_report_f
 from qdqtool.engine.trt_start import import_tensorrt
 from qdqtool.errors import BadInputError, first_line
 from qdqtool.io import trt_json
+from qdqtool.io.guard import read_input
 
 _TEXT_PROBE = 4096
 
@@ -124,9 +125,7 @@ def engine_report_from_plan(
         MissingDependencyError: TensorRT is not installed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such file (expected a TensorRT engine)")
-    data = path.read_bytes()
+    data = read_input(path, "a TensorRT engine")
     check_plan_bytes(data, str(path))
     trt = import_tensorrt(f"reading the engine {path.name}", route=(
         f"on a machine with TensorRT, export what it holds with `trtexec --loadEngine={path} "

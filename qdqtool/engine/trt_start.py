@@ -107,11 +107,3 @@ def trtexec_version_note(version: str | None) -> str:
     """Said after a trtexec command written without knowing the GPU machine's TensorRT (``version`` None)."""
     return "" if version else " (on TensorRT 11, drop --int8/--fp16/--stronglyTyped: it builds strongly typed only)"
 
-
-def installed_version() -> str | None:
-    """The importable TensorRT's version, or None (imports it only when it is installed)."""
-    try:
-        trt = require("tensorrt", "")
-    except MissingDependencyError:
-        return None
-    return getattr(trt, "__version__", None)

@@ -74,6 +74,30 @@ def note_read(path: str | os.PathLike) -> None:
         _RUN.add(path)
 
 
+def read_input(path: str | os.PathLike, what: str) -> bytes:
+    """The bytes of the input file ``path``, noted as read; BadInputError (one line) when it is missing, a folder,
+    not a regular file (a pipe, a device) or unreadable.
+
+    Args:
+        path (str | PathLike): The file.
+        what (str): What it should be, for the messages (``"an .onnx file"``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(f"{_shown(path)}: no such file (expected {what})")
+    if path.is_dir():
+        raise BadInputError(f"{_shown(path)}: is a folder, expected {what}")
+    if not path.is_file():
+        raise BadInputError(f"{_shown(path)}: not a regular file (a pipe or a device), expected {what}; save it to a "
+                            "file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise BadInputError(f"{_shown(path)}: cannot read it: {_reason(err)}") from None
+    note_read(path)
+    return data
+
+
 def is_input(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path | None:
     """The input (as the user named it) that ``path`` would overwrite, if any: one this run read, or one of
     ``inputs``."""

@@ -19,7 +19,7 @@ from onnx.external_data_helper import set_external_data, write_external_data_ten
 
 from qdqtool.errors import BadInputError
 from qdqtool.io.atomic import atomic_dir, publish
-from qdqtool.io.guard import is_input, note_read
+from qdqtool.io.guard import check_target, is_input, note_read, read_input
 
 _PROTOBUF_LIMIT = 2**31 - 1
 
@@ -76,19 +76,9 @@ def read_structure(path: str | os.PathLike) -> onnx.ModelProto:
 
 def _read(path: Path) -> tuple[onnx.ModelProto, bytes]:
     """The model without its external data, and the bytes it was parsed from."""
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise BadInputError(f"{path}: is a folder, expected an .onnx file")
-    if not path.is_file():
-        raise BadInputError(f"{path}: not a regular file (a pipe or a device), expected an .onnx file")
-    if path.stat().st_size == 0:
+    data = read_input(path, "an .onnx file")
+    if not data:
         raise BadInputError(f"{path}: empty file, expected an ONNX model")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"{path}: cannot read it: {err.strerror or err}") from None
-    note_read(path)
     try:
         model = onnx.load_model_from_string(data, format=_format_of(path))
     except (DecodeError, ValueError, RuntimeError, json_format.ParseError) as err:  # .json/.txt: onnx parses text
@@ -188,10 +178,12 @@ def staged_model(
             Defaults to False.
         size_hint (int): The size of the file the model was read from, when known: far below 2 GB, the model's
             own size need not be computed (that walks the whole proto). Defaults to None.
-        avoid (Iterable): Input files the external data must not be written over (besides those this run read).
-            Defaults to none.
+        avoid (Iterable): Input files neither the model nor its external data may be written over (besides those
+            this run read). Defaults to none.
     """
     path = Path(path)
+    avoid = list(avoid)
+    check_target(path, inputs=avoid)
     small = size_hint is not None and size_hint < _PROTOBUF_LIMIT // 2
     if not external_data and not small and model.ByteSize() > _PROTOBUF_LIMIT:
         external_data = True

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qdqtool.errors import BadInputError
-from qdqtool.io.guard import note_read
+from qdqtool.io.guard import read_input
 
 # What each kind is and the trtexec flag that writes it, for messages.
 KIND_HELP = {
@@ -88,17 +88,7 @@ def read_json(path: str | os.PathLike, expected: str) -> Any:
     """
     path = Path(path)
     what = KIND_HELP.get(expected, expected)
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file (expected {what})")
-    if path.is_dir():
-        raise BadInputError(f"{path}: is a folder, expected {what}")
-    if not path.is_file():
-        raise BadInputError(f"{path}: not a regular file (a pipe or a device), expected {what}; save it to a file")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise BadInputError(f"{path}: cannot read it: {err.strerror or err}") from None
-    note_read(path)
+    data = read_input(path, what)
     if not data.strip():
         raise BadInputError(f"{path}: empty file, expected {what}; re-run the export that writes it")
     try:

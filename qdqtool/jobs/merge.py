@@ -11,7 +11,6 @@ import onnx
 from qdqtool.analysis.rules import load_rules
 from qdqtool.errors import BadInputError, names_the_model
 from qdqtool.io.data.shapes import check_input_shapes
-from qdqtool.io.guard import check_target
 from qdqtool.io.onnx_io import load_model, read_structure, staged_model
 from qdqtool.jobs.writing import check_output_path, checker_notes, input_files
 from qdqtool.surgery.fp16 import FIX as FP16
@@ -116,9 +115,8 @@ def checked_merge(request: MergeRequest, progress: Progress | None = None) -> Me
         return MergeOutcome(request=request, result=result, check=None, written=[], fixes=fixes)
     check = None
     try:
-        check_target(request.output_path(), inputs=input_files(loaded))  # also not over its external data
         with staged_model(result.model, request.output_path(), external_data=loaded.external_data,
-                          avoid=input_files(loaded),
+                          avoid=input_files(loaded),  # also not over its external data
                           size_hint=Path(request.model).stat().st_size) as staged:
             if request.verify and (result.changed or fixes):
                 notes += checker_notes(staged.path, request.model, "merge")

@@ -29,7 +29,6 @@ from qdqtool.analysis.units import Unit, layer_units
 from qdqtool.engine.predictor.report import predict_engine
 from qdqtool.engine.report import EngineReport
 from qdqtool.errors import BadInputError, names_the_model
-from qdqtool.io.guard import check_target
 from qdqtool.io.onnx_io import load_model, staged_model
 from qdqtool.jobs.writing import check_output_path, checker_notes, input_files
 from qdqtool.surgery.partial import float_layers
@@ -179,9 +178,8 @@ def run_partial(request: PartialRequest, progress: Progress | None = None) -> Pa
     if result.reached is False:
         return result  # nothing written: the FAILED line says what the best was
     try:
-        check_target(request.output_path(), inputs=input_files(loaded))  # also not over its external data
         with staged_model(kept_model, request.output_path(), external_data=loaded.external_data,
-                          avoid=input_files(loaded),
+                          avoid=input_files(loaded),  # also not over its external data
                           size_hint=Path(request.model).stat().st_size) as staged:
             result.notes += checker_notes(staged.path, request.model, "partial")
             if floated:

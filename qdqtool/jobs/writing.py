@@ -11,10 +11,10 @@ from qdqtool.io.guard import check_target
 from qdqtool.io.onnx_io import LoadedModel, external_locations
 
 
-def check_output_path(output: Path, model: Path, *others: Path | None) -> None:
-    """BadInputError when ``output`` may not be written (io/guard.py): over the model, its external data or another
-    input, over a folder, a device or a link, or where nothing can be written."""
-    check_target(output, inputs=[model, *(p for p in others if p is not None)])
+def check_output_path(output: Path, model: Path) -> None:
+    """BadInputError when ``output`` may not be written (io/guard.py): over the model or another input, over a
+    folder, a device or a link, or where nothing can be written."""
+    check_target(output, inputs=[model])
 
 
 def input_files(loaded: LoadedModel) -> list[Path]:
