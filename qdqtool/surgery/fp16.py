@@ -75,11 +75,11 @@ def cast_float_regions(model: onnx.ModelProto, nodes: Iterable[str]) -> list[Pla
 def _convert(model: onnx.ModelProto, index: GraphIndex, region: dict[str, tuple[list[int], list[int]]],
              types: dict[str, int]) -> list[PlacementAction]:
     order = {index.name_of(i): i for i in range(len(index.ops)) if index.node_at(i) is not None}
-    readers: dict[str, list[str]] = {}
-    for i in order.values():
-        for t in index.inputs[i]:
-            if t:
-                readers.setdefault(t, []).append(index.name_of(i))
+    consumers = index.consumers
+
+    def readers(tensor: str) -> list[str]:
+        return list(dict.fromkeys(index.name_of(i) for i in consumers.get(tensor, ())))
+
     made = {t for name in region for i in region[name][1] for t in [index.node_at(index.find(name)).output[i]]}
     initializers = {t.name: t for t in model.graph.initializer}
     taken = set(index.initializers) | set(index.producer) | index.graph_inputs
@@ -94,7 +94,7 @@ def _convert(model: onnx.ModelProto, index: GraphIndex, region: dict[str, tuple[
                 continue
             init = initializers.get(t)
             if (init is not None and init.data_location != TensorProto.EXTERNAL
-                    and all(r in region for r in readers.get(t, ()))):
+                    and all(r in region for r in readers(t))):
                 to_fp16.add(t)
                 continue
             if t not in cast_in:
@@ -107,7 +107,7 @@ def _convert(model: onnx.ModelProto, index: GraphIndex, region: dict[str, tuple[
         node = index.node_at(index.find(name))
         for i in region[name][1]:
             t = node.output[i]
-            outside = [r for r in readers.get(t, ()) if r not in region]
+            outside = [r for r in readers(t) if r not in region]
             if not outside:
                 continue
             back = unique_name(f"{t}/fp32", taken)
