@@ -40,6 +40,9 @@ _PATH = click.Path(path_type=Path)
 @click.option("--predict", is_flag=True,
               help="Predict the engine TensorRT would build on the CPU (trt-sim, no GPU) and run the engine rules "
                    "on it.")
+@click.option("--strongly-typed/--no-strongly-typed", "strongly_typed", default=None,
+              help="--predict: the build to predict, as `build` takes it: strongly typed (float layers in the "
+                   "model's types) or TensorRT 10 INT8+FP16 flags (float layers in FP16). Default: strongly typed.")
 @click.option("--profile", type=_PATH, default=None, help="Per-layer profile JSON of the engine (--exportProfile).")
 @click.option("--timing", type=_PATH, default=None, help="Per-inference times of the engine (--exportTimes).")
 @click.option("--baseline", type=_PATH, default=None,
@@ -63,10 +66,10 @@ _PATH = click.Path(path_type=Path)
 @click.option("--enable", multiple=True, metavar="RULE", help="Run a rule the config disables (repeatable).")
 @click.option("--disable", multiple=True, metavar="RULE", help="Do not run a rule (id or name; repeatable).")
 def command(models: tuple[Path, ...], example: bool, target: str | None, engine: Path | None, predict: bool,
-            profile: Path | None, timing: Path | None, baseline: Path | None, fail_on: str | None,
-            max_latency_regression: str | None, max_qdq_layers: int | None, max_scale_ratio: float | None,
-            fmt: str, output: Path | None, config: Path | None, no_config: bool, enable: tuple[str, ...],
-            disable: tuple[str, ...]) -> None:
+            strongly_typed: bool | None, profile: Path | None, timing: Path | None, baseline: Path | None,
+            fail_on: str | None, max_latency_regression: str | None, max_qdq_layers: int | None,
+            max_scale_ratio: float | None, fmt: str, output: Path | None, config: Path | None, no_config: bool,
+            enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
     """Lint MODELS for what keeps the target from fusing INT8, and gate a pipeline on it.
 
     ONNX rules (QDQ1xx) find mismatched scales at Concat / move-through ops / fan-out / residual Adds,
@@ -93,7 +96,8 @@ def command(models: tuple[Path, ...], example: bool, target: str | None, engine:
         if example:
             models = (*models, stack.enter_context(example_model()))
         request = CheckRequest(
-            models=list(models), target=target, engine=engine, predict=predict, profile=profile, timing=timing,
+            models=list(models), target=target, engine=engine, predict=predict, strongly_typed=strongly_typed,
+            profile=profile, timing=timing,
             baseline=baseline, fail_on=fail_on, max_qdq_layers=max_qdq_layers, max_scale_ratio=max_scale_ratio,
             config=config, use_config=not no_config, enable=enable, disable=disable,
             max_latency_regression=None if max_latency_regression is None else parse_percent(

@@ -89,6 +89,7 @@ class EngineReport:
     opt_profile: int | None = None  # the optimization profile the layers belong to
     opt_profiles: int = 1  # how many optimization profiles the engine has
     profile_runs: int | None = None  # how many inferences the per-layer times were averaged over
+    build_mode: str | None = None  # for a prediction: the TensorRT build it predicts (strongly or weakly typed)
 
     def of_class(self, cls: LayerClass) -> list[Layer]:
         return [layer for layer in self.layers if layer.cls is cls]

@@ -39,6 +39,7 @@ class CheckRequest:
     target: str | None = None
     engine: Path | None = None  # layer JSON, engine folder or plan
     predict: bool = False  # predict the engine on the CPU (trt-sim) instead of reading one
+    strongly_typed: bool | None = None  # the build --predict predicts (build's option); None: the rules file's
     profile: Path | None = None
     timing: Path | None = None
     baseline: Path | None = None
@@ -156,7 +157,8 @@ def check_model(model: Path, request: CheckRequest) -> ModelCheck:
     ratio = request.max_scale_ratio if request.max_scale_ratio is not None else config.max_scale_ratio
     analysis = find_scale_groups(loaded.model, rules, ratio)
     if request.predict:
-        engine = predict_engine(loaded.model, rules, source=str(model))
+        precision = None if request.strongly_typed is None else ("onnx" if request.strongly_typed else "fp16")
+        engine = predict_engine(loaded.model, rules, precision, source=str(model))
     elif request.engine:
         engine = engine_report_from_path(request.engine, request.profile, request.timing)
         require_engine_of(engine, loaded.model, str(model))
@@ -229,4 +231,6 @@ def run_check(request: CheckRequest) -> CheckResult:
         raise BadInputError("--config and --no-config contradict each other: give one")
     if request.predict and request.engine:
         raise BadInputError("give --engine (a built engine) or --predict (predict one on the CPU), not both")
+    if request.strongly_typed is not None and not request.predict:
+        raise BadInputError("--strongly-typed / --no-strongly-typed choose the build --predict predicts: add --predict")
     return CheckResult(runs=[check_model(model, request) for model in request.models])

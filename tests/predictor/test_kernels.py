@@ -9,7 +9,7 @@ import onnx
 from qdqtool.analysis.groups import GroupStatus, find_scale_groups
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.predictor import predict_engine
-from qdqtool.engine.predictor.kernels import predict_kernels
+from qdqtool.engine.predictor.kernels import merged_params, predict_kernels
 from qdqtool.surgery.merge import merge_scales
 from tests.fixtures import models as M
 
@@ -29,8 +29,14 @@ def test_unifying_a_group_removes_the_kernels_it_cost():
         if group.status is GroupStatus.MISMATCHED:
             assert after < before, (group.id, group.rules, before, after)
         assert after <= before
-    # consistent scales everywhere: only the network input's Q is left
-    assert counts.after_merge == 1 and counts.after_fix is None
+    # consistent scales everywhere: what is left is the network input's Q, and what the Resizes cost: a Resize
+    # with its Q after it runs in float (TensorRT 10, q_stays_after_ops), so that Q stays, and so does the Q
+    # beside the Resize on the tensor it reads in float
+    after = predict_engine(analysis.index, RULES, params=merged_params(analysis))
+    assert sorted(layer.name for layer in after.leftover_qdq) == [
+        "backbone.stem.in.Q", "neck.Rep_n3.in.Q_clone_1", "neck.upsample_feat0_quant.Q", "neck.upsample_feat1_quant.Q"
+    ]
+    assert counts.after_merge == 4 and counts.after_fix is None
 
 
 def test_placement_problems_are_counted_after_the_fix_not_after_merge():

@@ -20,6 +20,19 @@ from qdqtool.errors import BadInputError
 from qdqtool.ir.index import GraphIndex
 
 FLOAT_PRECISIONS = ("onnx", "fp16", "fp32")
+# What each float precision predicts, as `build` names the mode (--strongly-typed / --no-strongly-typed).
+BUILD_MODES = {
+    "onnx": "strongly typed (TensorRT 11, or TensorRT 10 --stronglyTyped): float layers in the model's own types",
+    "fp16": "weakly typed INT8 + FP16 (TensorRT 10 --int8 --fp16): float layers in FP16",
+    "fp32": "weakly typed INT8 only (TensorRT 10 --int8): float layers in FP32",
+}
+
+
+def _names(table: dict, key: str, path: str) -> frozenset[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInputError(f"{path}: predictor.foreign.{key} must be a list of names")
+    return frozenset(value)
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,11 @@ class PredictorRules:
     conv_pool_precisions: frozenset[str]
     noop_ops: frozenset[str]
     float_precision: str
+    int8_epilogue_apart_before: frozenset[str] = frozenset()
+    pointwise_joins_ops: frozenset[str] = frozenset()
+    q_stays_after_ops: frozenset[str] = frozenset()
+    foreign_anchor_ops: frozenset[str] = frozenset()
+    foreign_ops: frozenset[str] = frozenset()
 
     @classmethod
     def from_rules(cls, rules: RuleSet, float_precision: str | None = None) -> PredictorRules:
@@ -63,6 +81,9 @@ class PredictorRules:
         def op_set(key: str, why: str) -> Rule:
             return parse_op_set(table.get(key, {}), f"predictor-{key}", f"[predictor.{key}]", rules.path, why)
 
+        foreign = table.get("foreign", {})
+        if not isinstance(foreign, dict):
+            raise BadInputError(f"{rules.path}: [predictor.foreign] must be a table")
         precision = float_precision or str(table.get("float_precision", "onnx"))
         if precision not in FLOAT_PRECISIONS:
             raise BadInputError(f"float precision {precision!r}: choose one of {', '.join(FLOAT_PRECISIONS)}")
@@ -80,7 +101,17 @@ class PredictorRules:
             conv_pool_precisions=ops("conv_pool_precisions"),
             noop_ops=ops("noop_ops"),
             float_precision=precision,
+            int8_epilogue_apart_before=ops("int8_epilogue_apart_before"),
+            pointwise_joins_ops=ops("pointwise_joins_ops"),
+            q_stays_after_ops=ops("q_stays_after_ops"),
+            foreign_anchor_ops=_names(foreign, "anchors", rules.path),
+            foreign_ops=_names(foreign, "ops", rules.path),
         )
+
+    @property
+    def build_mode(self) -> str:
+        """The TensorRT build this configuration predicts, in words."""
+        return BUILD_MODES[self.float_precision]
 
     def commuting_rule(self, node: onnx.NodeProto, index: GraphIndex) -> Rule | None:
         """The rule by which Q/DQ move across ``node`` (a look-through op counts), or None."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qdqtool.engine.predictor.foreign import foreign_regions
 from qdqtool.engine.predictor.graph import SimGraph, SimNode
 from qdqtool.engine.predictor.propagation import same_params
 from qdqtool.engine.report import LayerClass
@@ -105,6 +106,8 @@ class _Planner:
         self.assigned: set[int] = set()
         self.plan_of: dict[int, LayerPlan] = {}
         self.float_readers: dict[int, dict[int, SimNode]] = {}  # id(DQ) -> readers still needing float
+        self.queue: list[LayerPlan] = []  # layers a plan split off, placed right after it
+        self.region_of = {id(n): nodes for nodes in foreign_regions(g) for n in nodes}
 
     # ---- helpers ---------------------------------------------------------------------------------------------
     def fl(self, tensor: str) -> tuple[str, str]:
@@ -191,6 +194,9 @@ class _Planner:
         cur, add, skip = w.outputs[0], None, None
         while cur not in g.graph_outputs:
             region = self.pointwise_region(cur)
+            if region is not None and int8_in and add is None and self.keeps_own_epilogue(*region):
+                self.queue.append(self.pointwise_layer(cur, *region))
+                break
             if region is not None:
                 nodes, cur = region
                 self.take(plan, *nodes)
@@ -229,6 +235,53 @@ class _Planner:
         plan.outputs.append(self.fl(cur))
         plan.float_reason = self._float_reason(w, cur, int8_in, add, skip, skip_dq)
         self.fuse_pool(plan, cur, "float")
+        return plan
+
+    def keeps_own_epilogue(self, nodes: list[SimNode], exit_tensor: str) -> bool:
+        """True when TensorRT 10 leaves this epilogue of an INT8 convolution as its own PointWise layer: it is a
+        generated one (not a built-in activation) and what it produces feeds an op of
+        ``int8_epilogue_apart_before`` (a Split/Slice, a residual Add) instead of going on to a quantize alone."""
+        apart = self.rules.int8_epilogue_apart_before
+        if not apart or (len(nodes) == 1 and nodes[0].op in self.rules.conv_builtin_activations):
+            return False
+        return any(r.op in apart for r in self.g.readers_of(exit_tensor))
+
+    def pointwise_layer(self, source: str, nodes: list[SimNode], exit_tensor: str) -> LayerPlan:
+        """A float PointWise layer for ``nodes`` (reading ``source``), with the element-wise op that alone reads its
+        result when the rules let it join [issue 14: "PWN(PWN(.../Sigmoid, .../Mul), /model.2/m.0/Add)"]."""
+        g = self.g
+        names = [n.name for n in nodes]
+        plan = LayerPlan(type="PointWise", cls=LayerClass.COMPUTE, tokens=[f"PWN({', '.join(names)})"],
+                         node_tokens=list(names), inputs=[self.fl(source)])
+        self.take(plan, *nodes)
+        readers = g.readers_of(exit_tensor)
+        if exit_tensor not in g.graph_outputs and len(readers) == 1:
+            joiner = readers[0]
+            if (joiner.op in self.rules.pointwise_joins_ops and id(joiner) not in self.assigned
+                    and id(joiner) not in self.owners and len(joiner.outputs) == 1):
+                self.take(plan, joiner)
+                plan.tokens = [f"PWN({plan.tokens[0]}, {joiner.name})"]
+                plan.node_tokens.append(joiner.name)
+                plan.inputs += [self.fl(t) for t in g.data_inputs(joiner) if t != exit_tensor]
+                exit_tensor = joiner.outputs[0]
+        plan.outputs.append(self.fl(exit_tensor))
+        plan.float_reason = (f"the epilogue feeds a {' / '.join(sorted(self.rules.int8_epilogue_apart_before))}: "
+                             "TensorRT 10 runs it as its own PointWise layer in float (int8_epilogue_apart_before)")
+        return plan
+
+    def foreign(self, nodes: list[SimNode]) -> LayerPlan:
+        """One Myelin region (``[predictor.foreign]``), named as TensorRT names them."""
+        g = self.g
+        inside = {t for n in nodes for t in n.outputs if t}
+        plan = LayerPlan(type="Myelin", cls=LayerClass.COMPUTE,
+                         tokens=[f"{{ForeignNode[{nodes[0].name}...{nodes[-1].name}]}}"],
+                         node_tokens=[n.name for n in nodes])
+        self.take(plan, *nodes)
+        ins = dict.fromkeys(t for n in nodes for t in g.data_inputs(n) if t not in inside)
+        plan.inputs = [(t, "int8") if t in g.int8_tensors else self.fl(t) for t in ins]
+        outs = [t for t in inside if t in g.graph_outputs or any(r not in nodes for r in g.readers_of(t))]
+        plan.outputs = [self.fl(t) for t in sorted(outs)]
+        plan.float_reason = "a float Myelin region"
         return plan
 
     def _float_reason(self, w: SimNode, cur: str, int8_in: bool, add: SimNode | None, skip: str | None,
@@ -371,6 +424,8 @@ class _Planner:
                 continue
             if node.is_dq:
                 slots.append(node)
+            elif id(node) in self.region_of:
+                slots.append(self.foreign(self.region_of[id(node)]))
             elif node.op in self.rules.weighted_ops:
                 slots.append(self.weighted(node))
             elif node.is_q:
@@ -381,6 +436,8 @@ class _Planner:
                 slots.append(self.quantizable(node))
             else:
                 slots.append(self.other(node))
+            slots += self.queue
+            self.queue.clear()
         plans = []
         for slot in slots:
             plan = self.standalone_dq(slot) if isinstance(slot, SimNode) else slot

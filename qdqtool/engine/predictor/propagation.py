@@ -87,7 +87,7 @@ def move_q_backward(g: SimGraph, q: SimNode) -> list[SimNode]:
     Returns the new Q nodes (one per data input of the crossed op), or [] when the move is not allowed.
     """
     op = g.producer.get(q.inputs[0])
-    if op is None or not op.move or op.int8 or q.params is None:
+    if op is None or not op.move or op.int8 or q.params is None or op.op in g.rules.q_stays_after_ops:
         return []
     if any(o in g.graph_outputs for o in op.outputs if o):
         return []

@@ -123,6 +123,7 @@ def predict_engine(
     notes = [
         f"predicted by qdqtool's TensorRT fusion simulator from {Path(ruleset.path).name}, not built: layer costs "
         "are bytes moved, not times",
+        f"predicts a {config.build_mode}",
         "reformat (layout/precision copy) layers are not predicted: TensorRT picks them with the kernels' tactics",
         *asymmetric,
         *graph.notes,
@@ -134,6 +135,7 @@ def predict_engine(
         measured=False,
         notes=notes,
         bindings=sorted(index.graph_inputs) + [o.name for o in index.graph.output],
+        build_mode=config.build_mode,
     )
 
 
