@@ -59,7 +59,9 @@ def command(
     """Diff two TensorRT engines of one network, layer by layer, keyed by the ONNX nodes each layer implements.
 
     BEFORE and AFTER are what `qdqtool inspect` reads: layer-information JSON (add --before-profile /
-    --after-profile for times), folders holding one engine's files, or engine plans.
+    --after-profile for times), folders holding one engine's files, or engine plans. One of them may be a
+    trt-sim prediction (`qdqtool build MODEL --backend trt-sim`): then an agreement table says how far the
+    prediction matches the real engine (layers, nodes, output precision, convolutions, standalone Q/DQ).
 
     Layers are paired by the set of ONNX nodes they implement (onnx_nodes), then by the largest shared
     part of it (onnx_overlap: a layer that absorbed or released nodes), then by weight names (weights:
@@ -93,6 +95,11 @@ def command(
       pairs[]            every layer in engine order: {before, after, status (paired|removed|added),
                           key, class_before, class_after, precision_before, precision_after,
                           before_ms, after_ms, delta_ms, absorbed[], released[]}
+      agreement          null, or when one side is a trt-sim prediction and the other a real engine of the
+                         same ONNX: the predictor's accuracy, compared by the ONNX compute nodes of each layer:
+                         {predicted, engine, layers, nodes, output_precision, convolutions: {agree, compared,
+                         share}, standalone_qdq {predicted, engine, relative_error}, disagreements[]
+                         {engine_layer, predicted[], differs (fusion|precision), detail}}
     Times are milliseconds; unknown values are null.
 
     Exit codes: 0 the diff was produced, whatever the verdict; 2 bad input or usage (one line on stderr).

@@ -26,7 +26,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from qdqtool.engine.agreement import Agreement, prediction_and_engine, predictor_agreement
 from qdqtool.engine.latency import Timings, judge_change
 from qdqtool.engine.onnx_names import is_qdq_node, op_type_of
 from qdqtool.engine.report import EngineReport, Layer, LayerClass
@@ -120,6 +122,12 @@ class EngineDiff:
     @property
     def added(self) -> list[Layer]:
         return [p.after for p in self.pairs if p.status == "added"]
+
+    @cached_property
+    def agreement(self) -> Agreement | None:
+        """When one side is a trt-sim prediction and the other a real engine: how far the prediction is right."""
+        pair = prediction_and_engine(self.before, self.after)
+        return predictor_agreement(*pair) if pair is not None else None
 
     @property
     def key_counts(self) -> dict[str, int]:

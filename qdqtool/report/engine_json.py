@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qdqtool.engine.agreement import Agreement, Share
 from qdqtool.engine.diff import EngineDiff, LayerPair, QdqChange
 from qdqtool.engine.report import EngineReport, Layer, TensorInfo
 from qdqtool.engine.summary import EngineSummary
@@ -146,8 +147,31 @@ def diff_document(diff: EngineDiff) -> dict[str, Any]:
         "timing": [_pair(p) for p in diff.timing_deltas],
         "cost": [{**_pair(p), "delta_cost_bytes": p.delta_cost} for p in diff.cost_deltas],  # predicted reports
         "pairs": [_pair(p) for p in diff.pairs],
+        "agreement": _agreement(diff.agreement),
     }
 
 
 def dumps(document: dict[str, Any]) -> str:
     return strict_dumps(document)
+
+
+def _share(share: Share) -> dict[str, Any]:
+    return {"agree": share.agree, "compared": share.compared, "share": share.share}
+
+
+def _agreement(agreement: Agreement | None) -> dict[str, Any] | None:
+    """A prediction against a real engine (None unless exactly one side of the diff is a prediction)."""
+    if agreement is None:
+        return None
+    return {
+        "predicted": agreement.predicted_source,
+        "engine": agreement.real_source,
+        "layers": _share(agreement.layers),
+        "nodes": _share(agreement.nodes),
+        "output_precision": _share(agreement.precision),
+        "convolutions": _share(agreement.convolutions),
+        "standalone_qdq": {"predicted": agreement.qdq_predicted, "engine": agreement.qdq_real,
+                           "relative_error": agreement.qdq_error},
+        "disagreements": [{"engine_layer": d.real, "predicted": list(d.predicted), "differs": d.what,
+                           "detail": d.detail} for d in agreement.disagreements],
+    }

@@ -5,6 +5,7 @@ Plain strings only (no rich markup), so both renderers show the same numbers.
 
 from __future__ import annotations
 
+from qdqtool.engine.agreement import Agreement
 from qdqtool.engine.diff import EngineDiff, LayerPair, QdqChange
 from qdqtool.engine.report import EngineReport, Layer
 from qdqtool.engine.summary import PERCENTILES, EngineSummary
@@ -192,7 +193,7 @@ def diff_tables(diff: EngineDiff, top: int | None = None) -> list[tuple[str, lis
         top (int): Timing-delta rows to keep; 0 keeps all. Defaults to None: ``DEFAULT_TOP``.
     """
     top = DEFAULT_TOP if top is None else top
-    tables = []
+    tables = agreement_tables(diff.agreement, top) if diff.agreement is not None else []
     for title, items in (
         ("Q/DQ layers gone", diff.qdq_removed),
         ("Q/DQ layers new", diff.qdq_added),
@@ -223,3 +224,32 @@ def diff_tables(diff: EngineDiff, top: int | None = None) -> list[tuple[str, lis
 def match_summary(diff: EngineDiff) -> str:
     keys = ", ".join(f"{key} {n}" for key, n in diff.key_counts.items() if n) or "none"
     return f"{len(diff.paired)} paired ({keys}), {len(diff.removed)} only before, {len(diff.added)} only after"
+
+
+AGREEMENT_HEADER = ["compared", "agree", "what it counts"]
+DISAGREEMENT_HEADER = ["engine layer", "predicted as", "differs", "how"]
+
+
+def agreement_rows(agreement: Agreement) -> list[list[str]]:
+    """The predictor's accuracy against a real engine, one row per measure."""
+    error = agreement.qdq_error
+    qdq = f"{agreement.qdq_predicted} predicted, {agreement.qdq_real} in the engine"
+    return [
+        ["layers", str(agreement.layers), "engine compute layers the prediction has with the same ONNX nodes"],
+        ["nodes", str(agreement.nodes), "ONNX compute nodes sharing a layer with the same nodes"],
+        ["output precision", str(agreement.precision), "matched layers writing the same precision"],
+        ["convolutions", str(agreement.convolutions), "same epilogue (activation, Add) and output precision"],
+        ["standalone Q/DQ", qdq + (f" ({error:+.0%})" if error is not None else ""), "unfused quantize kernels"],
+    ]
+
+
+def agreement_tables(agreement: Agreement, top: int) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The agreement table, then the layers the prediction gets wrong (``top`` of them; 0: all)."""
+    title = f"Predictor agreement: {agreement.predicted_source} against {agreement.real_source}"
+    tables = [(title, AGREEMENT_HEADER, agreement_rows(agreement))]
+    wrong = agreement.disagreements
+    if wrong:
+        shown = wrong[:top] if top else wrong
+        body = [[d.real, " | ".join(d.predicted) or "-", d.what, d.detail] for d in shown]
+        tables.append((f"Layers the prediction gets wrong ({len(shown)} of {len(wrong)})", DISAGREEMENT_HEADER, body))
+    return tables
