@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from pathlib import Path
 
 import onnx
 import pytest
+import tomllib
 
 from qdqtool.analysis.rules import load_rules
 from qdqtool.engine.agreement import predictor_agreement
