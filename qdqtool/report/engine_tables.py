@@ -104,5 +104,6 @@ def render(renderable: RenderableType, width: int | None = None) -> str:
 def build_status_line(report: EngineReport, output: Path, files: tuple[str, ...]) -> str:
     """``PASSED | onnxruntime: 13 layers, 6 leftover Q/DQ | median latency 0.025 ms | wrote ...``."""
     latency = f" | median latency {report.latency.median:.3f} ms" if report.latency else ""
-    return (f"PASSED | {report.backend}: {len(report.layers)} layers, {len(report.leftover_qdq)} leftover Q/DQ"
+    backend = report.backend + (f", {report.build_mode.split(' (')[0]} build" if report.build_mode else "")
+    return (f"PASSED | {backend}: {len(report.layers)} layers, {len(report.leftover_qdq)} leftover Q/DQ"
             f"{latency} | wrote {', '.join(str(output / f) for f in files)}")

@@ -142,3 +142,22 @@ def test_check_predict_says_which_build_it_predicts(qdqtool, tmp_path):
     refused = qdqtool("check", model, "--no-strongly-typed")
     assert refused.code == 2 and "add --predict" in refused.err
 
+
+
+def test_concat_copies_count_as_reformats_and_the_concat_as_eliminated(predicted, engine):
+    copies = [layer for layer in engine.layers if layer.origin == "CONCAT"]
+    assert copies and all(layer.cls is LayerClass.REFORMAT for layer in copies)
+    assert all(t.dtype == "int8" for layer in copies for t in layer.inputs + layer.outputs)
+    concat = _layer_with(predicted, "/model.2/Concat")
+    assert concat.cls is LayerClass.NOOP and concat.precision == "int8"
+
+
+def test_build_line_names_the_build_it_predicts(qdqtool, tmp_path):
+    model = tmp_path / "yolo.onnx"
+    onnx.save(yolo_c2f(), model)
+    weak = qdqtool("build", model, "--backend", "trt-sim", "--no-strongly-typed", "-o", tmp_path / "weak")
+    strong = qdqtool("build", model, "--backend", "trt-sim", "-o", tmp_path / "strong")
+    assert "trt-sim, weakly typed INT8 + FP16 build:" in weak.out
+    assert "trt-sim, strongly typed build:" in strong.out
+    saved = json.loads((tmp_path / "weak" / "engine_report.json").read_text(encoding="utf-8"))
+    assert saved["build_mode"].startswith("weakly typed INT8 + FP16")
