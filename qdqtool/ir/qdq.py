@@ -175,14 +175,13 @@ class BadParams(BadInputError):
     another shape or type); :func:`read_params` names the node."""
 
 
-# the smallest normal value of each scale type: below it a scale is denormal (TensorRT and ONNX Runtime flush or
-# overflow 1/scale)
-_TINY = {np.dtype(np.float32): float(np.finfo(np.float32).tiny), np.dtype(np.float16): float(np.finfo(np.float16).tiny),
-         np.dtype(np.float64): float(np.finfo(np.float32).tiny)}
+# Below float32's smallest normal value a scale is flushed to zero (TensorRT and ONNX Runtime compute in float32).
+# Denormal float16 scales are valid: they widen to normal float32 values, and ModelOpt writes them for FP16 models.
+_FLUSHED = float(np.finfo(np.float32).tiny)
 
 
 def check_scales(scale: np.ndarray) -> None:
-    """BadParams unless every scale is finite, positive and normal."""
+    """BadParams unless every scale is finite, positive and not flushed to zero in float32."""
     values = np.asarray(scale)
     if values.dtype.kind != "f":
         raise BadParams(f"its scale is of type {values.dtype}, not a float type")
@@ -193,10 +192,9 @@ def check_scales(scale: np.ndarray) -> None:
                       ("negative", flat < 0)):
         if bad.any():
             raise BadParams(f"its scale is {what} ({float(flat[bad][0])}); a scale must be a finite positive number")
-    tiny = _TINY.get(values.dtype, _TINY[np.dtype(np.float32)])
-    if (flat < tiny).any():
-        raise BadParams(f"its scale {flat[flat < tiny][0]:.3g} is denormal (below {tiny:.3g} for {values.dtype}); "
-                        "1/scale overflows")
+    if (flat < _FLUSHED).any():
+        raise BadParams(f"its scale {flat[flat < _FLUSHED][0]:.3g} is denormal in float32 (below {_FLUSHED:.3g}): "
+                        "backends flush it to zero")
 
 
 def params_from_arrays(scale: np.ndarray, zero_point: np.ndarray, dtype: str, axis: int | None = None,
@@ -236,7 +234,7 @@ def params_from_scalar_tensors(scale: onnx.TensorProto, zero_point: onnx.TensorP
 
 _SCALAR_NUMPY = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16,
                  onnx.TensorProto.DOUBLE: np.float64}
-_SCALAR_TINY = {code: _TINY[np.dtype(t)] for code, t in _SCALAR_NUMPY.items()}
+_SCALAR_TINY = {code: _FLUSHED for code in _SCALAR_NUMPY}
 # what one-value parameters may be stored as: a float scale (what ONNX allows) and an integer zero point
 _FLOAT_SCALES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
 _INTEGER_ZERO_POINTS = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16,

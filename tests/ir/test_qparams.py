@@ -129,3 +129,15 @@ def test_block_size_from_opset_21_gives_another_entry():
     assert plain_q is plain_dq and blocked_q is blocked_dq and len(index.params_cache) == 2
     assert plain_q.block_size == 0 and blocked_q.block_size == 4
     assert plain_q != blocked_q and plain_q.key._replace(block_size=4) == blocked_q.key
+
+
+def test_denormal_float16_scales_are_valid_and_float32_ones_are_not():
+    """ModelOpt writes float16 scales below float16's smallest normal value (6.1e-05) for FP16 models (seen: 1.01e-05
+    on an int8 YOLO26n): they widen to normal float32 values; a float32 scale backends flush to zero is refused."""
+    from qdqtool.ir.qdq import BadParams, check_scales
+
+    for value in (3.05e-05, 1.01e-05, 6e-08):
+        check_scales(np.array([value], np.float16))
+    check_scales(np.array([1e-30], np.float32))
+    with pytest.raises(BadParams, match="denormal in float32"):
+        check_scales(np.array([1e-40], np.float32))

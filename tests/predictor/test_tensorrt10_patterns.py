@@ -161,3 +161,19 @@ def test_build_line_names_the_build_it_predicts(qdqtool, tmp_path):
     assert "trt-sim, strongly typed build:" in strong.out
     saved = json.loads((tmp_path / "weak" / "engine_report.json").read_text(encoding="utf-8"))
     assert saved["build_mode"].startswith("weakly typed INT8 + FP16")
+
+
+def test_quantized_attention_is_one_foreign_node_with_its_qdq_fused():
+    """ModelOpt's ONNX INT8 placement quantizes the attention MatMuls: the Q/DQ between them are fused into the
+    Myelin region, not left standalone."""
+    plain = predict_engine(yolo_c2f(), float_precision="fp16")
+    quantized = predict_engine(yolo_c2f(quantized_attention=True), float_precision="fp16")
+    region = _layer_with(quantized, "/model.6/psa/attn/Softmax")
+    assert region.name == _layer_with(plain, "/model.6/psa/attn/Softmax").name
+    inside = [n for n in region.onnx_nodes if "/attn/MatMul" in n and "quantizer" in n]
+    assert len(inside) == 8  # the Q and DQ of both inputs of both MatMuls
+    assert not any("/attn/MatMul" in n for layer in quantized.leftover_qdq for n in layer.onnx_nodes)
+    # v's quantize, now shared by MatMul_1 and the pe convolution (one tensor, one scale: merged siblings), is
+    # written by the region: one standalone quantize fewer
+    assert "/model.6/psa/attn/pe/conv/input_quantizer/QuantizeLinear" in region.onnx_nodes
+    assert len(quantized.leftover_qdq) == len(plain.leftover_qdq) - 1

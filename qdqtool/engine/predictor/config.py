@@ -28,6 +28,13 @@ BUILD_MODES = {
 }
 
 
+def _flag(table: dict, key: str, path: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise BadInputError(f"{path}: predictor.foreign.{key} must be true or false")
+    return value
+
+
 def _names(table: dict, key: str, path: str) -> frozenset[str]:
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -57,6 +64,7 @@ class PredictorRules:
     q_stays_after_ops: frozenset[str] = frozenset()
     foreign_anchor_ops: frozenset[str] = frozenset()
     foreign_ops: frozenset[str] = frozenset()
+    foreign_quantized: bool = False
 
     @classmethod
     def from_rules(cls, rules: RuleSet, float_precision: str | None = None) -> PredictorRules:
@@ -106,6 +114,7 @@ class PredictorRules:
             q_stays_after_ops=ops("q_stays_after_ops"),
             foreign_anchor_ops=_names(foreign, "anchors", rules.path),
             foreign_ops=_names(foreign, "ops", rules.path),
+            foreign_quantized=_flag(foreign, "quantized", rules.path),
         )
 
     @property

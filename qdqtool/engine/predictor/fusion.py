@@ -273,9 +273,10 @@ class _Planner:
         """One Myelin region (``[predictor.foreign]``), named as TensorRT names them."""
         g = self.g
         inside = {t for n in nodes for t in n.outputs if t}
+        ops = [n for n in nodes if not (n.is_q or n.is_dq or n.op == "Requantize")]
         plan = LayerPlan(type="Myelin", cls=LayerClass.COMPUTE,
-                         tokens=[f"{{ForeignNode[{nodes[0].name}...{nodes[-1].name}]}}"],
-                         node_tokens=[n.name for n in nodes])
+                         tokens=[f"{{ForeignNode[{ops[0].name}...{ops[-1].name}]}}"],
+                         node_tokens=[name for n in nodes for name in n.onnx_nodes])
         self.take(plan, *nodes)
         ins = dict.fromkeys(t for n in nodes for t in g.data_inputs(n) if t not in inside)
         plan.inputs = [(t, "int8") if t in g.int8_tensors else self.fl(t) for t in ins]
@@ -399,6 +400,8 @@ class _Planner:
         return plan
 
     def standalone_dq(self, dq: SimNode) -> LayerPlan | None:
+        if id(dq) in self.assigned:  # inside a Myelin region
+            return None
         needing = list(self.readers_needing_float(dq).values())
         graph_output = dq.outputs[0] in self.g.graph_outputs
         if not needing and not graph_output:
