@@ -13,6 +13,10 @@ Rules modelled, in the order they are tried for each node (TensorRT developer gu
 * Quantizable non-weighted op (``quantizable_ops``): one INT8 kernel with its input DQs and output Q when every data
   input is dequantized (with equal parameters) and one Q reads the output (Fig. 1, Fig. 8); otherwise float
   ("non-weighted layers that have INT8 inputs also require INT8 outputs", recommendation 5).
+* TensorRT 10: a generated epilogue (SiLU) of an INT8 convolution feeding an op of ``int8_epilogue_apart_before``
+  (a C2f Split, a residual Add) is its own float PointWise layer, which takes the element-wise op of
+  ``pointwise_joins_ops`` reading its result (``PWN(PWN(Sigmoid, Mul), Add)``); float attention, and attention with
+  its Q/DQ, is one ``{ForeignNode[...]}`` Myelin layer (:mod:`qdqtool.engine.predictor.foreign`).
 * A commuting op Q/DQ moved across runs on INT8 data (a Concat whose inputs all share one buffer is eliminated).
 * What is left: a Q not fused into its producer, a DQ some float reader needs, and each requantize, are standalone
   kernels (class ``qdq``); every other op is a float layer.
