@@ -177,3 +177,24 @@ def test_quantized_attention_is_one_foreign_node_with_its_qdq_fused():
     # written by the region: one standalone quantize fewer
     assert "/model.6/psa/attn/pe/conv/input_quantizer/QuantizeLinear" in region.onnx_nodes
     assert len(quantized.leftover_qdq) == len(plain.leftover_qdq) - 1
+
+
+def test_the_model_readers_keep_the_silu_apart_even_when_the_qs_cross_the_chunk():
+    """A C3k2 chunk whose halves are both read by equal Qs: the Qs move back across the Slices onto the SiLU's
+    output, yet TensorRT 10 kept that SiLU a PointWise layer with an FP16 output [issue 14:
+    "PWN(/model.13/cv1/act/Sigmoid, /model.13/cv1/act/Mul)"], so the model's readers decide, and the quantize
+    stays standalone after it."""
+    from tests.fixtures.builder import GraphBuilder
+
+    b = GraphBuilder("chunk", style="int8", opset=17)
+    x = b.qdq(b.input("x", [1, 8, 16, 16]), 0.05, "in")
+    y = b.conv(x, 16, 3, 1, "/model.13/cv1/conv/Conv")
+    y = b.node("Mul", [y, b.node("Sigmoid", [y], name="/model.13/cv1/act/Sigmoid")], name="/model.13/cv1/act/Mul")
+    halves = [b.slice(y, [0], [8], [1], "/model.13/Slice"), b.slice(y, [8], [16], [1], "/model.13/Slice_1")]
+    outs = [b.conv(b.qdq(h, 0.04, f"q{i}"), 8, 1, 1, f"/model.13/m.{i}/conv/Conv") for i, h in enumerate(halves)]
+    b.output(b.add(outs[0], outs[1], "sum"))
+    report = predict_engine(b.build(), float_precision="fp16")
+    silu = _layer_with(report, "/model.13/cv1/act/Sigmoid")
+    assert silu.name == "PWN(/model.13/cv1/act/Sigmoid, /model.13/cv1/act/Mul)" and silu.precision == "fp16"
+    assert _layer_with(report, "/model.13/Slice").precision == "int8"  # the merged Q crossed both Slices
+    assert any("q0.Q" in layer.onnx_nodes for layer in report.leftover_qdq)

@@ -248,7 +248,10 @@ class _Planner:
         apart = self.rules.int8_epilogue_apart_before
         if not apart or (len(nodes) == 1 and nodes[0].op in self.rules.conv_builtin_activations):
             return False
-        return any(r.op in apart for r in self.g.readers_of(exit_tensor))
+        # the model's own readers decide, not the ones left after Q propagation: a C3k2 chunk's Slice with equal
+        # Qs behind it still keeps the SiLU apart [issue 14: "PWN(/model.13/cv1/act/Sigmoid, .../Mul)"]
+        readers = [n.op_type for n in self.g.index.consumer_nodes(exit_tensor)]
+        return any(op in apart for op in readers + [r.op for r in self.g.readers_of(exit_tensor)])
 
     def pointwise_layer(self, source: str, nodes: list[SimNode], exit_tensor: str) -> LayerPlan:
         """A float PointWise layer for ``nodes`` (reading ``source``), with the element-wise op that alone reads its
