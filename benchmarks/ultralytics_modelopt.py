@@ -30,6 +30,7 @@ def export(config: str, path: Path) -> None:
     import torch
     from ultralytics import YOLO
 
+    torch.manual_seed(0)  # the random weights, so that runs agree
     model = YOLO(config).model.eval()
     model.fuse()
     for module in model.modules():  # the Detect head's export mode, as ultralytics' ONNX export sets it
